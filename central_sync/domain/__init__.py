@@ -1,0 +1,1 @@
+"""Hub domain: plain Python rules (routing, rebalancing), no I/O."""
