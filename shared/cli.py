@@ -30,3 +30,7 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="comptoir")
 def main() -> None:
     """Comptoir: offline-first order fulfillment for retail store networks."""
+
+
+if __name__ == "__main__":
+    main()

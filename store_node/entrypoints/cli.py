@@ -48,7 +48,8 @@ def serve(
     if sample:
         from .sample import seed_sample
 
-        seed_sample(app.extensions["store_db"])
+        # with a hub, assignments come from its feed; standalone, a few sample ones show the flow
+        seed_sample(app.extensions["store_db"], assignments=0 if hub_url else 5)
     worker = None
     if hub_url:
         from ..sync_client import SyncWorker

@@ -1,0 +1,1 @@
+"""How the outside reaches the hub: the Flask app and JSON API, the CLI, the jobs, the demo."""

@@ -1,0 +1,250 @@
+"""The hub's JSON API: sync for stores, intake for sales channels, views and settings for head office."""
+
+from flask import Blueprint, Response, current_app, g, request
+
+from shared.errors import NotFound
+from shared.http_api import ApiError, documented, json_response, openapi_document, parse_body, parse_query
+from shared.wire import CatalogueItem, SyncRequest
+
+from ..services import catalogue, network, orders, routing, stores, sync
+from ..store import HubDatabase
+from . import schemas
+
+api = Blueprint("api", __name__, url_prefix="/api")
+PUBLIC = {"api.health", "api.openapi", "api.track", "api.kerbside_here"}
+
+
+def db() -> HubDatabase:
+    return current_app.extensions["hub_db"]
+
+
+def _bearer() -> str:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        raise ApiError(401, "unauthenticated", "send Authorization: Bearer <key>")
+    return header[7:]
+
+
+@api.before_request
+def authenticate() -> None:
+    """Stores use their sync secret (checked in the sync view); channels and head office an API key."""
+    if request.endpoint in PUBLIC or request.endpoint == "api.sync_exchange":
+        return
+    client = stores.api_client(db(), _bearer())
+    if client is None:
+        raise ApiError(401, "unauthenticated", "unknown API key")
+    g.client = client
+
+
+def _require(*roles: str) -> None:
+    if g.client["role"] not in roles:
+        raise ApiError(403, "forbidden", f"this needs a {' or '.join(roles)} key")
+
+
+@api.get("/health")
+def health() -> Response:
+    """The hub is up; counts of stores and orders."""
+    return json_response({"status": "ok", "stores": len(db().reader().store_ids())})
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    """This API's OpenAPI description."""
+    return json_response(openapi_document(current_app, "Comptoir hub", "1"))
+
+
+# ------------------------------------------------------------------ sync
+@api.post("/sync")
+@documented(body=SyncRequest)
+def sync_exchange() -> Response:
+    """One sync exchange: a store posts its unsent events and feed cursor; gets the ack and its feed."""
+    secret = _bearer()
+    body = parse_body(SyncRequest)
+    if not stores.authenticate_store(db(), body.store_id, secret):
+        raise ApiError(401, "unauthenticated", f"wrong secret for store {body.store_id}")
+    answer = sync.exchange(db(), body.store_id, body)
+    if any(e.kind.startswith("assignment.") for e in body.events):
+        routing.route_pending(db(), current_app.extensions["router"])
+    return json_response(answer.model_dump(mode="json"))
+
+
+# ------------------------------------------------------------------ orders
+@api.post("/orders")
+@documented(body=schemas.OrderIn)
+def place_order() -> Response:
+    """Take an order from a sales channel; idempotent by (channel, channel_order_id)."""
+    _require("channel", "head_office")
+    body = parse_body(schemas.OrderIn)
+    dest = body.destination
+    new = orders.NewOrder(
+        channel=body.channel,
+        channel_order_id=body.channel_order_id,
+        kind=body.kind,
+        lines=[(ln.sku, ln.qty) for ln in body.lines],
+        customer=body.customer.model_dump(exclude_none=True),
+        lat=dest.lat if dest else None,
+        lon=dest.lon if dest else None,
+        postal_code=dest.postal_code if dest else None,
+        pickup_store_id=body.pickup_store_id,
+        requested_date=body.requested_date,
+        requires_id_check=body.requires_id_check,
+        ship_to=body.ship_to.model_dump() if body.ship_to else None,
+    )
+    order_id, created = orders.place_order(db(), new)
+    if created:
+        routing.route_pending(db(), current_app.extensions["router"])
+    view = orders.order_view(db(), order_id)
+    return json_response({**view, "created": created}, 201 if created else 200)
+
+
+@api.get("/orders")
+@documented(query=schemas.SearchQuery)
+def search_orders() -> Response:
+    """Search orders by order id, channel, channel order id or customer."""
+    _require("head_office")
+    query = parse_query(schemas.SearchQuery)
+    rows = db().reader().search_orders(query.q, query.limit)
+    return json_response(
+        {
+            "orders": [
+                {
+                    "order_id": r["order_id"],
+                    "channel": r["channel"],
+                    "channel_order_id": r["channel_order_id"],
+                    "kind": r["kind"],
+                    "status": r["status"],
+                    "created_at": r["created_at"],
+                }
+                for r in rows
+            ]
+        }
+    )
+
+
+@api.get("/orders/<order_id>")
+def get_order(order_id: str) -> Response:
+    """An order with its assignments, routing decisions with reasons, and full timeline."""
+    return json_response(orders.order_view(db(), order_id))
+
+
+@api.post("/orders/<order_id>/cancel")
+@documented(body=schemas.CancelIn)
+def cancel_order(order_id: str) -> Response:
+    """Cancel an order: each store holding part of it gets a cancellation."""
+    body = parse_body(schemas.CancelIn)
+    return json_response(routing.cancel_order(db(), order_id, body.reason))
+
+
+@api.get("/track/<token>")
+def track(token: str) -> Response:
+    """The customer's view of an order, reached by its unguessable link."""
+    view = orders.order_view(db(), token=token)
+    return json_response(
+        {k: view[k] for k in ("order_id", "kind", "status", "pickup_store_id", "lines")}
+        | {
+            "timeline": [t for t in view["timeline"] if t["kind"] in CUSTOMER_EVENTS],
+            "pickup_code": next((a["pickup_code"] for a in view["assignments"] if a["pickup_code"]), None),
+        }
+    )
+
+
+CUSTOMER_EVENTS = {"received", "status", "shipped", "ready_for_pickup", "collected", "cancelled"}
+
+
+@api.post("/track/<token>/here")
+@documented(body=schemas.KerbsideIn)
+def kerbside_here(token: str) -> Response:
+    """The customer says "I'm here" for a kerbside handover; it pops up on the store's terminal."""
+    body = parse_body(schemas.KerbsideIn)
+    return json_response(orders.announce_arrival(db(), token, body.note))
+
+
+@api.post("/routing/run")
+def run_routing() -> Response:
+    """Route every waiting order now, backorders included."""
+    _require("head_office")
+    decisions = routing.route_pending(db(), current_app.extensions["router"], include_backorders=True)
+    return json_response({"routed": len(decisions)})
+
+
+# ------------------------------------------------------------------ stock and stores
+@api.get("/stock")
+@documented(query=schemas.SearchQuery)
+def stock() -> Response:
+    """Network stock: per SKU (search by SKU, name or barcode), every store's figures and totals."""
+    _require("head_office")
+    query = parse_query(schemas.SearchQuery)
+    return json_response({"items": network.stock_view(db(), query.q, limit=query.limit)})
+
+
+@api.get("/stores")
+def list_stores() -> Response:
+    """Every store with its health: online, last sync, outbox backlog, feed lag, late assignments."""
+    _require("head_office")
+    return json_response({"stores": network.store_health(db())})
+
+
+@api.post("/stores")
+@documented(body=schemas.StoreIn)
+def add_store() -> Response:
+    """Register a store; answers its sync secret once."""
+    _require("head_office")
+    body = parse_body(schemas.StoreIn)
+    fields = body.model_dump()
+    secret = stores.register_store(
+        db(), fields.pop("store_id"), fields.pop("name"), fields.pop("lat"), fields.pop("lon"), **fields
+    )
+    catalogue.send_full_catalogue(db(), body.store_id)
+    return json_response({"store_id": body.store_id, "secret": secret}, 201)
+
+
+@api.patch("/stores/<store_id>")
+@documented(body=schemas.StoreSettingsIn)
+def update_store(store_id: str) -> Response:
+    """Change a store's capabilities, capacity or opening hours."""
+    _require("head_office")
+    body = parse_body(schemas.StoreSettingsIn)
+    changes = {
+        k: (int(v) if isinstance(v, bool) else v) for k, v in body.model_dump(exclude_none=True).items()
+    }
+    stores.update_store_settings(db(), store_id, **changes)
+    return json_response(next(s for s in network.store_health(db()) if s["store_id"] == store_id))
+
+
+@api.post("/safety-stock")
+@documented(body=schemas.SafetyStockIn)
+def set_safety_stock() -> Response:
+    """Set safety stock for a store and SKU ('*' for all stores or all SKUs)."""
+    _require("head_office")
+    body = parse_body(schemas.SafetyStockIn)
+    stores.set_safety_stock(db(), body.store_id, body.sku, body.qty)
+    return json_response(body.model_dump())
+
+
+@api.post("/settings")
+@documented(body=schemas.SettingIn)
+def change_setting() -> Response:
+    """Change a routing setting (freshness threshold, acceptance deadline)."""
+    _require("head_office")
+    body = parse_body(schemas.SettingIn)
+    stores.change_setting(db(), body.key, body.value)
+    return json_response(body.model_dump())
+
+
+@api.post("/catalogue")
+@documented(body=CatalogueItem)
+def upsert_product() -> Response:
+    """Add or change one product; it reaches every store through its feed."""
+    _require("head_office")
+    item = parse_body(CatalogueItem)
+    catalogue.import_catalogue(db(), [item])
+    return json_response(item.model_dump(), 201)
+
+
+@api.get("/catalogue/<sku>")
+def get_product(sku: str) -> Response:
+    """One product of the catalogue."""
+    found = db().reader().products([sku])
+    if not found:
+        raise NotFound(f"no SKU {sku!r}")
+    return json_response(found[0])

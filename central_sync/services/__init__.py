@@ -1,0 +1,1 @@
+"""The hub's use cases: sync ingest, order intake, routing, catalogue, stores; one transaction each."""
