@@ -26,4 +26,6 @@ test: install chromium lint
 	$(PY) -m pytest -q
 
 bench: install
-	$(PY) -m central_sync.bench_routing
+	$(PY) -m benchmarks.routing
+	$(PY) -m benchmarks.sync_ingest
+	$(PY) -m benchmarks.terminal_latency

@@ -1,0 +1,1 @@
+"""Benchmarks: commands that print figures against a baseline run beside them."""
