@@ -108,6 +108,8 @@ def refresh_order_status(tx: HubTx, order_id: str, at: str) -> str:
     unallocated = sum(r["unallocated"] for r in tx.order_lines(order_id))
     states = [AssignmentState(a["kind"], a["status"]) for a in tx.order_assignments(order_id)]
     status = order_status(order["kind"], states, unallocated)
+    if status == "backordered" and order["needs_routing"]:
+        status = "rerouting"  # a store handed it back; routing runs right after this commit
     if status != order["status"]:
         tx.set_order(order_id, at, status=status)
         tx.timeline(order_id, at, "status", None, {"status": status})

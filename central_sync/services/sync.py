@@ -49,13 +49,19 @@ def exchange(
             acked = event.seq
         if fresh:
             _apply(tx, store_id, request.epoch, fresh, at)
+        # the backlog as it stands once this answer lands: what the store reported minus what
+        # this exchange acknowledges, so a store that caught up and then went quiet shows none
+        held = sum(1 for e in request.events if e.seq <= acked)
+        depth = max(0, request.outbox_depth - held)
+        unsent = [e.at for e in request.events if e.seq > acked]
+        oldest = (unsent[0] if unsent else request.oldest_unsent_at) if depth else None
         tx.record_exchange(
             store_id,
             acked,
             request.feed_cursor,
             at,
-            request.outbox_depth,
-            request.oldest_unsent_at,
+            depth,
+            oldest,
             len(fresh),
         )
         messages = tx.feed_after(store_id, request.feed_cursor, MAX_MESSAGES_PER_EXCHANGE)
@@ -123,7 +129,8 @@ def _apply_assignment_event(tx: HubTx, store_id: str, event: OutboxEvent, at: st
             if extra.get("pickup_code"):
                 fields["pickup_code"] = extra["pickup_code"]
             tx.set_assignment(assignment["assignment_id"], at, **fields)
-            kind = reported
+            # "assigned" is already on the timeline from when the hub sent it
+            kind = "received_by_store" if event.kind is EventKind.ASSIGNMENT_RECEIVED else reported
             detail |= {k: v for k, v in extra.items() if k != "pickup_code"}
             if assignment["kind"] == "transfer_out" and reported == "shipped":
                 _release_awaiting(tx, assignment["assignment_id"], at)
