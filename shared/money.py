@@ -9,7 +9,7 @@ class MoneyError(ValueError):
 
 def parse_cents(text: str | int) -> int:
     """Turn ``"12.30"`` (or an integer number of cents) into 1230; refuse floats and 3 decimals."""
-    if isinstance(text, bool) or isinstance(text, float):
+    if isinstance(text, bool | float):
         raise MoneyError("amounts are decimal strings such as '12.30', never floats")
     if isinstance(text, int):
         return text

@@ -112,20 +112,28 @@ class StoreDatabase:
         )
         return [reader.assignment(r["assignment_id"]) for r in rows]
 
+    _STOCK_ROWS = """
+        SELECT p.sku, p.name, p.price_cents, p.location,
+               COALESCE(s.on_hand, 0) AS on_hand, COALESCE(s.reserved, 0) AS reserved,
+               (SELECT group_concat(code, ' ') FROM barcodes b WHERE b.sku = p.sku) AS barcodes
+        FROM products p LEFT JOIN stock s ON s.sku = p.sku
+    """
+
     def stock_rows(self, search: str = "", limit: int = 100) -> list[sqlite3.Row]:
         like = f"%{search}%"
         return self.query(
-            """
-            SELECT p.sku, p.name, p.price_cents, p.location,
-                   COALESCE(s.on_hand, 0) AS on_hand, COALESCE(s.reserved, 0) AS reserved,
-                   (SELECT group_concat(code, ' ') FROM barcodes b WHERE b.sku = p.sku) AS barcodes
-            FROM products p LEFT JOIN stock s ON s.sku = p.sku
+            self._STOCK_ROWS
+            + """
             WHERE ? = '' OR p.sku LIKE ? OR p.name LIKE ?
                OR p.sku IN (SELECT sku FROM barcodes WHERE code = ?)
             ORDER BY p.sku LIMIT ?
             """,
             [search, like, like, search, limit],
         )
+
+    def stock_row(self, sku: str) -> sqlite3.Row | None:
+        rows = self.query(self._STOCK_ROWS + " WHERE p.sku = ?", [sku])
+        return rows[0] if rows else None
 
     def movements(self, sku: str, limit: int = 50) -> list[sqlite3.Row]:
         return self.query("SELECT * FROM movements WHERE sku = ? ORDER BY id DESC LIMIT ?", [sku, limit])
@@ -174,6 +182,34 @@ class StoreDatabase:
     def till_receipt(self, receipt_id: str) -> sqlite3.Row | None:
         rows = self.query("SELECT * FROM till_receipts WHERE receipt_id = ?", [receipt_id])
         return rows[0] if rows else None
+
+    # ------------------------------------------------------------------ reads of the terminal screens
+    def ready_for_pickup_by_code(self, pickup_code: str) -> Assignment | None:
+        """The click-and-collect assignment staged under ``pickup_code`` (case-insensitive), if any."""
+        rows = self.query(
+            "SELECT assignment_id FROM assignments WHERE status = ? AND upper(pickup_code) = upper(?) LIMIT 1",
+            [str(Status.READY_FOR_PICKUP), pickup_code.strip()],
+        )
+        return self.assignment(rows[0]["assignment_id"]) if rows else None
+
+    def products(self, skus: Iterable[str]) -> dict[str, sqlite3.Row]:
+        """Name, price, location and barcodes of each SKU (pick lists, slips, baskets)."""
+        skus = sorted(set(skus))
+        if not skus:
+            return {}
+        rows = self.query(
+            self._STOCK_ROWS + f" WHERE p.sku IN ({','.join('?' * len(skus))})",
+            skus,
+        )
+        return {r["sku"]: r for r in rows}
+
+    def kerbside_waiting(self) -> list[sqlite3.Row]:
+        """Customers who said "I'm here" and whom no staff member has acknowledged yet, oldest first."""
+        return self.query(
+            "SELECT k.assignment_id, k.order_id, k.note, k.arrived_at, a.customer_name, a.status "
+            "FROM kerbside_arrivals k LEFT JOIN assignments a ON a.assignment_id = k.assignment_id "
+            "WHERE k.acknowledged_at IS NULL ORDER BY k.arrived_at"
+        )
 
 
 def _event(row: sqlite3.Row) -> dict:
@@ -433,3 +469,19 @@ class Transaction:
             "ON CONFLICT(assignment_id) DO UPDATE SET arrived_at = excluded.arrived_at, note = excluded.note",
             (assignment_id, order_id, note, at),
         )
+
+    def acknowledge_kerbside(self, assignment_id: str, staff: str, at: str) -> sqlite3.Row | None:
+        """Mark a kerbside arrival seen by ``staff``; answers the arrival, None if unknown or already seen."""
+        row = self._one(
+            "SELECT * FROM kerbside_arrivals WHERE assignment_id = ? AND acknowledged_at IS NULL", [assignment_id]
+        )
+        if row is not None:
+            self.conn.execute(
+                "UPDATE kerbside_arrivals SET acknowledged_at = ?, staff = ? WHERE assignment_id = ?",
+                (at, staff, assignment_id),
+            )
+        return row
+
+    def set_staff_language(self, code: str, language: str) -> bool:
+        cur = self.conn.execute("UPDATE staff SET language = ? WHERE code = ?", (language, code))
+        return cur.rowcount > 0

@@ -181,13 +181,22 @@ def accept(
     return moves, rejection
 
 
-def reject(assignment: Assignment, reason: RejectReason) -> Rejection:
-    """Refuse the whole assignment before accepting it; the hub routes it elsewhere."""
+def reject(
+    assignment: Assignment, items: Mapping[str, StockItem], reason: RejectReason
+) -> tuple[list[Movement], Rejection]:
+    """Refuse what the store still owes on the assignment; the hub routes it elsewhere.
+
+    Before accepting nothing is held. After accepting (the goods turned out damaged, say)
+    the reservation is released, and only what was not already handed back is rejected.
+    """
+    held = assignment.status in HOLDING
     _move(assignment, Status.REJECTED)
+    moves = _release(assignment, items) if held else []
+    owed = {ln.line_id: ln.to_fill for ln in assignment.lines if ln.to_fill}
     assignment.reject_reason = str(reason)
     for line in assignment.lines:
         line.rejected = line.qty
-    return Rejection(str(reason), tuple((ln.line_id, ln.sku, ln.qty) for ln in assignment.lines), True)
+    return moves, _rejection(assignment, owed, str(reason))
 
 
 def _rejection(assignment: Assignment, qty_by_line: Mapping[str, int], reason: str) -> Rejection | None:

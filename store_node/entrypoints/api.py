@@ -3,7 +3,7 @@
 from flask import Blueprint, Response, current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from shared.errors import InvalidInput, NotFound
+from shared.errors import InvalidInput, NotFound, Refused
 from shared.http_api import ApiError, documented, json_response, openapi_document, parse_body, parse_query
 
 from ..domain.assignments import Parcel, Status
@@ -58,7 +58,10 @@ def _manager_only() -> None:
 def sign_in() -> Response:
     """Sign in with staff code and PIN; answers a bearer token for the shift."""
     body = parse_body(schemas.SignIn)
-    member = staff.sign_in(db(), body.staff_code, body.pin)
+    try:
+        member = staff.sign_in(db(), body.staff_code, body.pin)
+    except Refused as exc:
+        raise ApiError(401, "unauthenticated", str(exc)) from None
     return json_response({"token": issue_token(member), "staff": member})
 
 
@@ -99,7 +102,7 @@ def stock_item(code: str) -> Response:
     sku = db().resolve(code)
     if sku is None:
         raise NotFound(f"no SKU or barcode {code!r}")
-    row = db().stock_rows(sku, 1)[0]
+    row = db().stock_row(sku)
     moves = [dict(m) for m in db().movements(sku)]
     return json_response({**_stock_row(row), "movements": moves})
 
@@ -281,7 +284,7 @@ def acknowledge() -> Response:
     """Mark events up to a seq as held by the hub (manager only; the sync worker does this)."""
     _manager_only()
     body = parse_body(schemas.Acknowledge)
-    return json_response({"acknowledged": feed.acknowledge(db(), body.epoch, body.up_to_seq)})
+    return json_response({"acknowledged": feed.acknowledge(db(), body.epoch, body.up_to_seq, staff=g.staff)})
 
 
 @api.post("/feed")
@@ -290,7 +293,7 @@ def apply_feed() -> Response:
     """Apply hub feed messages by hand, exactly once each (manager only; for a store without a hub)."""
     _manager_only()
     body = parse_body(schemas.FeedIn)
-    return json_response(feed.apply_feed(db(), body.messages))
+    return json_response(feed.apply_feed(db(), body.messages, staff=g.staff))
 
 
 @api.get("/audit")

@@ -69,12 +69,26 @@ def serve(
 
 
 @store.command("add-staff")
-@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option(
+    "--db",
+    "db_path",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="The store's SQLite file.",
+)
 @click.option("--code", required=True, help="Staff code typed at sign-in.")
 @click.option("--name", required=True, help="Full name shown on screens and in the audit trail.")
 @click.option("--pin", required=True, help="4 to 8 digits.")
-@click.option("--role", type=click.Choice(staff.ROLES), default="associate", show_default=True)
-@click.option("--language", type=click.Choice(staff.LANGUAGES), default="fr", show_default=True)
+@click.option(
+    "--role", type=click.Choice(staff.ROLES), default="associate", show_default=True, help="What they may do."
+)
+@click.option(
+    "--language",
+    type=click.Choice(staff.LANGUAGES),
+    default="fr",
+    show_default=True,
+    help="Language of their screens.",
+)
 def add_staff(db_path: str, code: str, name: str, pin: str, role: str, language: str) -> None:
     """Add (or update) a staff member who can sign in on the terminals."""
     staff.add_staff(StoreDatabase(db_path), code, name, pin, role, language, by="cli")
@@ -82,7 +96,13 @@ def add_staff(db_path: str, code: str, name: str, pin: str, role: str, language:
 
 
 @store.command("new-epoch")
-@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option(
+    "--db",
+    "db_path",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="The restored SQLite file.",
+)
 def new_epoch(db_path: str) -> None:
     """After restoring a backup: start a new epoch and queue a full stock snapshot for the hub."""
     epoch = feed.start_new_epoch(StoreDatabase(db_path), "cli")

@@ -23,13 +23,19 @@ from ..domain.assignments import Assignment, Line
 from ..store import StoreDatabase, Transaction
 
 HUB = "hub"
+# settings the store reads as a number of days (see services.fulfilment)
+DAY_SETTINGS = frozenset({"pickup_expiry_days"})
 
 
-def apply_feed(db: StoreDatabase, messages: list[FeedMessage], now: datetime | None = None) -> dict:
+def apply_feed(
+    db: StoreDatabase, messages: list[FeedMessage], now: datetime | None = None, staff: str | None = None
+) -> dict:
     """Apply messages in seq order, each with its cursor move in one transaction.
 
     A message at or below the cursor was applied before and is skipped, so re-delivery is
     harmless. A gap (a message missing before this one) stops the run: the hub sends it again.
+    ``staff`` is who applied them by hand (the API), for the audit trail; what the sync
+    worker applies is kept in the feed log.
     """
     at = to_iso(now or utc_now())
     applied, skipped = [], []
@@ -43,7 +49,10 @@ def apply_feed(db: StoreDatabase, messages: list[FeedMessage], now: datetime | N
                 break
             outcome = _apply_one(tx, message, at)
             tx.log_feed(message.seq, str(message.kind), at, outcome)
-            applied.append({"seq": message.seq, "kind": str(message.kind), "outcome": outcome})
+            entry = {"seq": message.seq, "kind": str(message.kind), "outcome": outcome}
+            if staff:
+                tx.audit(at, staff, "feed.apply", str(message.seq), entry)
+            applied.append(entry)
     return {"applied": applied, "skipped": skipped, "cursor": int(db.meta()["feed_cursor"])}
 
 
@@ -63,7 +72,7 @@ def _apply_one(tx: Transaction, message: FeedMessage, at: str) -> str:
         case MessageKind.CATALOGUE:
             return _catalogue(tx, payload)
         case MessageKind.SETTING:
-            return _setting(tx, payload)
+            return _setting(tx, payload, message.seq, at)
         case MessageKind.KERBSIDE_ARRIVAL:
             return _kerbside(tx, payload, at)
     return "ignored"
@@ -86,7 +95,7 @@ def _receive_assignment(tx: Transaction, p: AssignmentPayload, at: str) -> str:
     )
     if unknown:
         # the catalogue did not reach this store yet: it cannot fill what it cannot name
-        rejection = steps.reject(assignment, steps.RejectReason.OTHER)
+        _, rejection = steps.reject(assignment, {}, steps.RejectReason.OTHER)
         tx.save_assignment(assignment, at)
         tx.append_event(
             EventKind.ASSIGNMENT_REJECTED,
@@ -142,8 +151,14 @@ def _catalogue(tx: Transaction, p: CataloguePayload) -> str:
     return f"catalogue:{count}"
 
 
-def _setting(tx: Transaction, p: SettingPayload) -> str:
-    tx.set_meta(f"setting:{p.key}", str(p.value))
+def _setting(tx: Transaction, p: SettingPayload, seq: int, at: str) -> str:
+    value = str(p.value)
+    if p.key in DAY_SETTINGS and not (value.isdigit() and int(value) >= 1):
+        # stored, it would break every use of the setting: kept out, like an unreadable message
+        error = f"{p.key} must be a whole number of days, got {p.value!r}"
+        tx.audit(at, HUB, "feed.invalid", str(seq), {"error": error})
+        return "invalid"
+    tx.set_meta(f"setting:{p.key}", value)
     return f"setting:{p.key}"
 
 
@@ -169,7 +184,16 @@ def start_new_epoch(db: StoreDatabase, staff: str, now: datetime | None = None) 
     return epoch
 
 
-def acknowledge(db: StoreDatabase, epoch: str, up_to_seq: int) -> int:
-    """The hub holds every event up to ``up_to_seq``: mark them sent (they are never deleted)."""
+def acknowledge(
+    db: StoreDatabase, epoch: str, up_to_seq: int, staff: str | None = None, now: datetime | None = None
+) -> int:
+    """The hub holds every event up to ``up_to_seq``: mark them sent (they are never deleted).
+
+    ``staff`` is who acknowledged by hand (the API), for the audit trail.
+    """
     with db.transaction() as tx:
-        return tx.acknowledge(epoch, up_to_seq)
+        count = tx.acknowledge(epoch, up_to_seq)
+        if staff:
+            detail = {"up_to_seq": up_to_seq, "acknowledged": count}
+            tx.audit(to_iso(now or utc_now()), staff, "outbox.ack", epoch, detail)
+    return count

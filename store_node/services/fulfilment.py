@@ -136,7 +136,8 @@ def reject(
     why = _reject_reason(reason)
 
     def step(a: Assignment, items: Mapping[str, StockItem]) -> StepResult:
-        return StepResult(rejection=steps.reject(a, why), detail={"note": note} if note else {})
+        moves, rejection = steps.reject(a, items, why)
+        return StepResult(moves, rejection, {"note": note} if note else {})
 
     return _run(db, staff, assignment_id, "assignment.reject", step, now)
 

@@ -53,7 +53,12 @@ def _till(
     at = to_iso(now or utc_now())
     receipt_id = receipt_id or prefixed_id(db.store_id)
     with db.transaction() as tx:
-        if tx.till_receipt(receipt_id) is not None:
+        existing = tx.till_receipt(receipt_id)
+        if existing is not None:
+            if existing["kind"] != kind:
+                # not a retry: silently answering "duplicate" would drop this transaction
+                used = f"{receipt_id} is already a {existing['kind']}: use a new id"
+                raise InvalidInput("receipt_id", used)
             # a till retrying after a lost answer must not sell the item twice
             return {"receipt_id": receipt_id, "duplicate": True}
         skus = resolve_codes(tx, [(f"lines[{i}].code", ln.code) for i, ln in enumerate(lines)])
