@@ -66,10 +66,12 @@ class Database(Generic[T]):
             tx = self._make_tx(self._write)
             try:
                 yield tx
+                self._write.execute("COMMIT")
             except BaseException:
-                self._write.execute("ROLLBACK")
+                # also when COMMIT itself fails: the connection must not stay inside a transaction
+                if self._write.in_transaction:
+                    self._write.execute("ROLLBACK")
                 raise
-            self._write.execute("COMMIT")
         if getattr(tx, "events_appended", 0):
             for listener in self.after_commit:
                 listener()

@@ -9,15 +9,14 @@ Reads use one connection per thread, which WAL lets run beside the writer.
 """
 
 import sqlite3
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 
 import orjson
-from sqlite_utils import Database
 
 from shared.clock import from_iso, to_iso
+from shared.database import Database
+from shared.database import dumps as _dumps
 from shared.ids import new_epoch
 from shared.wire import AssignmentKind
 
@@ -26,30 +25,11 @@ from .domain.stock import Movement, StockItem
 from .schema import migrations
 
 
-def _connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=10000")
-    return conn
-
-
-def _dumps(value: object) -> str:
-    return orjson.dumps(value).decode()
-
-
-class StoreDatabase:
+class StoreDatabase(Database["Transaction"]):
     """A store's SQLite file: migrations at open, the write lock, per-thread readers."""
 
     def __init__(self, path: str | Path, store_id: str | None = None):
-        self.path = str(path)
-        self._write = _connect(self.path)
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self.after_commit: list[Callable[[], None]] = []
-        migrations.apply(Database(self._write))
+        super().__init__(path, migrations, Transaction, synchronous="FULL")
         meta = self.meta()
         if "store_id" not in meta:
             if not store_id:
@@ -62,48 +42,18 @@ class StoreDatabase:
             raise ValueError(f"{self.path} belongs to store {meta['store_id']}, not {store_id}")
         self.store_id: str = self.meta()["store_id"]
 
-    # ------------------------------------------------------------------ transactions
-    @contextmanager
-    def transaction(self) -> Iterator["Transaction"]:
-        """One unit of work: everything inside commits together or not at all."""
-        with self._lock:
-            self._write.execute("BEGIN IMMEDIATE")
-            tx = Transaction(self._write)
-            try:
-                yield tx
-            except BaseException:
-                self._write.execute("ROLLBACK")
-                raise
-            self._write.execute("COMMIT")
-        if tx.events_appended:
-            for listener in self.after_commit:
-                listener()
-
-    def _reader(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = _connect(self.path)
-            self._local.conn = conn
-        return conn
-
-    def query(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
-        return self._reader().execute(sql, tuple(params)).fetchall()
-
-    def close(self) -> None:
-        self._write.close()
-
     # ------------------------------------------------------------------ reads
     def meta(self) -> dict[str, str]:
         return {r["key"]: r["value"] for r in self.query("SELECT key, value FROM meta")}
 
     def stock_items(self, skus: Iterable[str]) -> dict[str, StockItem]:
-        return Transaction(self._reader()).stock_items(skus)
+        return self.reader().stock_items(skus)
 
     def assignment(self, assignment_id: str) -> Assignment | None:
-        return Transaction(self._reader()).assignment(assignment_id)
+        return self.reader().assignment(assignment_id)
 
     def assignments(self, statuses: Iterable[str] | None = None, limit: int = 500) -> list[Assignment]:
-        reader = Transaction(self._reader())
+        reader = self.reader()
         statuses = list(statuses or [])
         where = f"WHERE status IN ({','.join('?' * len(statuses))})" if statuses else ""
         rows = self.query(
@@ -139,7 +89,7 @@ class StoreDatabase:
         return self.query("SELECT * FROM movements WHERE sku = ? ORDER BY id DESC LIMIT ?", [sku, limit])
 
     def resolve(self, code: str) -> str | None:
-        return Transaction(self._reader()).resolve(code)
+        return self.reader().resolve(code)
 
     def unsent_events(self, limit: int) -> list[dict]:
         epoch = self.meta()["epoch"]
