@@ -110,3 +110,40 @@ def m001_initial(db: Database) -> None:
         CREATE INDEX order_timeline_order ON order_timeline(order_id, id);
         """
     )
+
+
+@migrations()
+def m002_console_users_and_audit(db: Database) -> None:
+    """Head-office console users (argon2 password hashes) and the audit trail of console changes."""
+    db.executescript(
+        """
+        CREATE TABLE console_users (
+            user_id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+            password_hash TEXT NOT NULL, role TEXT NOT NULL, language TEXT NOT NULL DEFAULT 'fr',
+            active INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL
+        );
+        -- who changed what, when: one row per change made through the console (or the CLI)
+        CREATE TABLE audit_trail (
+            id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+            target TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX audit_trail_at ON audit_trail(at);
+        """
+    )
+
+
+@migrations()
+def m003_transfer_receipts(db: Database) -> None:
+    """What the destination store counted in, per line of a transfer, and when."""
+    db.executescript(
+        """
+        ALTER TABLE assignment_lines ADD COLUMN received INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE assignment_lines ADD COLUMN damaged INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE assignment_lines ADD COLUMN missing INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE assignment_lines ADD COLUMN extra INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE assignment_lines ADD COLUMN discrepancy_reason TEXT NOT NULL DEFAULT '';
+        ALTER TABLE assignments ADD COLUMN received_at TEXT;
+        CREATE INDEX assignments_destination ON assignments(destination_store_id, status)
+            WHERE destination_store_id IS NOT NULL;
+        """
+    )

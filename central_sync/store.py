@@ -426,6 +426,34 @@ class HubTx:
         )
         return {r["store_id"]: r["n"] for r in rows}
 
+    def record_transfer_line(self, assignment_id: str, line: dict) -> None:
+        self.conn.execute(
+            "UPDATE assignment_lines SET received = ?, damaged = ?, missing = ?, extra = ?, discrepancy_reason = ? "
+            "WHERE assignment_id = ? AND line_id = ?",
+            (line["received"], line["damaged"], line["missing"], line["extra"], line.get("reason", ""),
+             assignment_id, line["line_id"]),
+        )
+
+    def in_transit(self, skus: Iterable[str]) -> dict[tuple[str, str], int]:
+        """Per (destination store, SKU): units shipped by another store and not yet counted in."""
+        skus = list(skus)
+        rows = self.all(
+            f"SELECT a.destination_store_id AS store_id, l.sku, SUM(l.qty - l.rejected) AS qty "
+            f"FROM assignment_lines l JOIN assignments a USING (assignment_id) "
+            f"WHERE a.kind = 'transfer_out' AND a.status = 'shipped' AND l.sku IN ({_ph(skus)}) "
+            f"GROUP BY a.destination_store_id, l.sku",
+            skus,
+        )
+        return {(r["store_id"], r["sku"]): r["qty"] for r in rows}
+
+    def transfers(self, status: str | None = None, limit: int = 200) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM assignments WHERE kind = 'transfer_out'"
+        params: list = []
+        if status:
+            sql += " AND status = ?"
+            params.append(status)
+        return self.all(sql + " ORDER BY created_at DESC LIMIT ?", [*params, limit])
+
     def overdue_assignments(self, now: str) -> list[sqlite3.Row]:
         statuses = sorted(UNANSWERED)
         return self.all(
@@ -438,3 +466,43 @@ class HubTx:
             "AND json_extract(detail, '$.transfer_assignment_id') = ?",
             [source_assignment_id],
         )
+
+    # ---------------------------------------------------------------- console users, audit trail
+    def add_console_user(self, u: dict) -> None:
+        self.conn.execute(
+            """
+            INSERT INTO console_users (username, name, password_hash, role, language, created_at)
+            VALUES (:username, :name, :password_hash, :role, :language, :created_at)
+            ON CONFLICT(username) DO UPDATE SET name = excluded.name, password_hash = excluded.password_hash,
+                role = excluded.role, language = excluded.language, active = 1
+            """,
+            u,
+        )
+
+    def console_user(self, user_id: int) -> sqlite3.Row | None:
+        return self.one("SELECT * FROM console_users WHERE user_id = ? AND active = 1", [user_id])
+
+    def console_user_named(self, username: str) -> sqlite3.Row | None:
+        return self.one("SELECT * FROM console_users WHERE username = ? AND active = 1", [username])
+
+    def set_console_user(self, user_id: int, **fields: object) -> None:
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.conn.execute(f"UPDATE console_users SET {sets} WHERE user_id = ?", [*fields.values(), user_id])
+
+    def add_audit(self, at: str, actor: str, action: str, target: str, detail: dict) -> None:
+        self.conn.execute(
+            "INSERT INTO audit_trail (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+            (at, actor, action, target, dumps(detail)),
+        )
+
+    def audit_trail(self, limit: int = 200, target: str | None = None) -> list[dict]:
+        sql, params = "SELECT * FROM audit_trail", []
+        if target:
+            sql, params = sql + " WHERE target = ?", [target]
+        return [
+            {**dict(r), "detail": orjson.loads(r["detail"])}
+            for r in self.all(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
+        ]
+
+    def safety_stock_rules(self) -> list[sqlite3.Row]:
+        return self.all("SELECT * FROM safety_stock ORDER BY store_id, sku")

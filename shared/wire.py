@@ -58,6 +58,7 @@ class EventKind(StrEnum):
     ASSIGNMENT_CANCELLED = "assignment.cancelled"
     CANCELLATION_REFUSED = "assignment.cancellation_refused"
     KERBSIDE_ACKNOWLEDGED = "kerbside.acknowledged"
+    TRANSFER_RECEIVED = "transfer.received"        # the destination counted what arrived
 
 
 class OutboxEvent(Wire):
@@ -113,6 +114,7 @@ class MessageKind(StrEnum):
     CATALOGUE = "catalogue"
     SETTING = "setting"
     KERBSIDE_ARRIVAL = "kerbside_arrival"
+    TRANSFER_INCOMING = "transfer_incoming"   # a transfer to this store has been shipped
 
 
 class AssignmentLine(Wire):
@@ -163,6 +165,30 @@ class KerbsideArrivalPayload(Wire):
     note: str = ""
 
 
+class TransferIncomingPayload(Wire):
+    """Goods another store has shipped to this one: what to expect and count on arrival."""
+
+    transfer_id: str                 # the source's transfer-out assignment id
+    order_id: str
+    source_store_id: str
+    lines: Annotated[list[AssignmentLine], Field(min_length=1, max_length=200)]
+    shipped_at: Timestamp
+    parcels: list[dict] = Field(default_factory=list)
+
+
+class TransferLineReceived(Wire):
+    """One line of a transfer as counted at the destination, with any discrepancy's reason."""
+
+    line_id: str
+    sku: Sku
+    shipped: Qty
+    received: Qty      # sellable units put on hand
+    damaged: Qty       # arrived, not sellable
+    missing: Qty       # shipped but not there
+    extra: Qty         # there but not shipped
+    reason: str = ""
+
+
 class FeedMessage(Wire):
     seq: Annotated[int, Field(ge=1)]
     kind: MessageKind
@@ -176,6 +202,7 @@ FEED_PAYLOADS: dict[MessageKind, type[Wire]] = {
     MessageKind.CATALOGUE: CataloguePayload,
     MessageKind.SETTING: SettingPayload,
     MessageKind.KERBSIDE_ARRIVAL: KerbsideArrivalPayload,
+    MessageKind.TRANSFER_INCOMING: TransferIncomingPayload,
 }
 
 

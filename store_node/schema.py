@@ -70,3 +70,18 @@ def m001_initial(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m002_incoming_transfers(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE incoming_transfers (
+            transfer_id TEXT PRIMARY KEY, order_id TEXT NOT NULL, source_store_id TEXT NOT NULL,
+            status TEXT NOT NULL, lines TEXT NOT NULL, parcels TEXT NOT NULL DEFAULT '[]',
+            shipped_at TEXT NOT NULL, announced_at TEXT NOT NULL,
+            received_at TEXT, received_by TEXT, outcome TEXT, reason TEXT
+        );
+        CREATE INDEX incoming_transfers_status ON incoming_transfers(status);
+        """
+    )

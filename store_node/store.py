@@ -175,6 +175,16 @@ def _event(row: sqlite3.Row) -> dict:
     return event
 
 
+def _incoming(row: sqlite3.Row) -> dict:
+    return {
+        "transfer_id": row["transfer_id"], "order_id": row["order_id"], "source_store_id": row["source_store_id"],
+        "status": row["status"], "lines": orjson.loads(row["lines"]), "parcels": orjson.loads(row["parcels"]),
+        "shipped_at": row["shipped_at"], "announced_at": row["announced_at"], "received_at": row["received_at"],
+        "received_by": row["received_by"], "outcome": orjson.loads(row["outcome"]) if row["outcome"] else None,
+        "reason": row["reason"],
+    }
+
+
 class Transaction:
     """The repository seen from inside one unit of work (or a reader, for its load methods)."""
 
@@ -435,3 +445,33 @@ class Transaction:
     def set_staff_language(self, code: str, language: str) -> bool:
         cur = self.conn.execute("UPDATE staff SET language = ? WHERE code = ?", (language, code))
         return cur.rowcount > 0
+
+    # -------------------------------------------------------------- incoming transfers
+    def announce_transfer(self, p: dict, at: str) -> bool:
+        """Record a transfer shipped to this store; False when it was already announced."""
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO incoming_transfers (transfer_id, order_id, source_store_id, status, lines, "
+            "parcels, shipped_at, announced_at) VALUES (?, ?, ?, 'in_transit', ?, ?, ?, ?)",
+            (p["transfer_id"], p["order_id"], p["source_store_id"], _dumps(p["lines"]), _dumps(p.get("parcels", [])),
+             p["shipped_at"], at),
+        )
+        return cur.rowcount == 1
+
+    def incoming_transfer(self, transfer_id: str) -> dict | None:
+        row = self._one("SELECT * FROM incoming_transfers WHERE transfer_id = ?", [transfer_id])
+        return _incoming(row) if row else None
+
+    def incoming_transfers(self, status: str | None = None, limit: int = 200) -> list[dict]:
+        sql, params = "SELECT * FROM incoming_transfers", []
+        if status:
+            sql, params = sql + " WHERE status = ?", [status]
+        rows = self.conn.execute(sql + " ORDER BY shipped_at DESC LIMIT ?", [*params, limit]).fetchall()
+        return [_incoming(r) for r in rows]
+
+    def mark_transfer_received(self, transfer_id: str, at: str, staff: str, outcome: list[dict], reason: str) -> None:
+        self.conn.execute(
+            "UPDATE incoming_transfers SET status = 'received', received_at = ?, received_by = ?, outcome = ?, "
+            "reason = ? WHERE transfer_id = ?",
+            (at, staff, _dumps(outcome), reason, transfer_id),
+        )
+

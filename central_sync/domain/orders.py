@@ -30,6 +30,13 @@ RANK = {
     "rejected": 6,
     "cancelled": 7,
     CANCEL_REQUESTED: 6,
+    "received": 7,
+}
+# A head-office transfer's status, in words for the console, from its transfer-out's status.
+TRANSFER_STATUS = {
+    PENDING: "requested", "assigned": "requested", "accepted": "in_progress", "picking": "in_progress",
+    "picked": "in_progress", "packed": "in_progress", "shipped": "in_transit", "received": "received",
+    "rejected": "rejected", "cancelled": "cancelled", CANCEL_REQUESTED: "cancelled",
 }
 
 
@@ -53,6 +60,10 @@ def order_status(kind: str, assignments: Iterable[AssignmentState], unallocated:
 
     ``unallocated`` is the quantity no store holds an assignment for (waiting for stock).
     """
+    assignments = list(assignments)
+    if kind == "transfer":  # head office moving stock: the order is its one transfer-out
+        moving = [a.status for a in assignments if a.kind == "transfer_out"]
+        return TRANSFER_STATUS.get(moving[0], moving[0]) if moving else "requested"
     fulfil = [a.status for a in assignments if a.kind != "transfer_out"]
     live = [s for s in fulfil if s not in DEAD]
     done = {"shipped", "collected"}

@@ -6,7 +6,7 @@ from shared.errors import NotFound
 from shared.http_api import ApiError, documented, json_response, openapi_document, parse_body, parse_query
 from shared.wire import CatalogueItem, SyncRequest
 
-from ..services import catalogue, network, orders, routing, stores, sync
+from ..services import catalogue, network, orders, routing, stores, sync, transfers
 from ..store import HubDatabase
 from . import schemas
 
@@ -248,3 +248,25 @@ def get_product(sku: str) -> Response:
     if not found:
         raise NotFound(f"no SKU {sku!r}")
     return json_response(found[0])
+
+
+# ------------------------------------------------------------------ transfers
+@api.post("/transfers")
+@documented(body=schemas.TransferIn)
+def request_transfer() -> Response:
+    """Ask a store to send stock to another store; answers the transfer (an order of kind transfer)."""
+    _require("head_office")
+    body = parse_body(schemas.TransferIn)
+    order_id = transfers.request_transfer(
+        db(), body.source_store_id, body.destination_store_id, [(ln.sku, ln.qty) for ln in body.lines], body.reason
+    )
+    return json_response(orders.order_view(db(), order_id), 201)
+
+
+@api.get("/transfers")
+@documented(query=schemas.TransferQuery)
+def list_transfers() -> Response:
+    """Transfer-out pick orders between stores, newest first (?status=shipped for what is in transit)."""
+    _require("head_office")
+    query = parse_query(schemas.TransferQuery)
+    return json_response({"transfers": transfers.transfer_list(db(), query.status or None)})

@@ -108,3 +108,15 @@ class SearchQuery(Body):
 
 class KerbsideIn(Body):
     note: Annotated[str, Field(max_length=200)] = ""
+
+
+class TransferIn(Body):
+    source_store_id: Annotated[str, Field(min_length=1, max_length=32)]
+    destination_store_id: Annotated[str, Field(min_length=1, max_length=32)]
+    lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=200)]
+    reason: Annotated[str, Field(max_length=200)] = ""
+
+
+class TransferQuery(Body):
+    status: Literal["", "pending", "assigned", "accepted", "picking", "picked", "packed", "shipped", "received",
+                    "rejected", "cancelled", "cancel_requested"] = ""

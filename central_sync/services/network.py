@@ -17,6 +17,7 @@ def stock_view(db: HubDatabase, q: str, now: datetime | None = None, limit: int 
     if not skus:
         return []
     atp = available_to_promise(r, skus)
+    in_transit = r.in_transit(skus)
     stale_before = moment - timedelta(seconds=setting(r, "fresh_seconds"))
     by_sku: dict[str, list[dict]] = {sku: [] for sku in skus}
     for row in r.levels(skus):
@@ -27,12 +28,23 @@ def stock_view(db: HubDatabase, q: str, now: datetime | None = None, limit: int 
                 "on_hand": row["on_hand"],
                 "reserved": row["reserved"],
                 "available_to_promise": atp.get((row["store_id"], row["sku"]), 0),
+                "in_transit": in_transit.get((row["store_id"], row["sku"]), 0),
                 "as_of_seq": row["seq"],
                 "updated_at": row["updated_at"],
                 "store_last_seen_at": row["last_seen_at"],
                 "fresh": bool(seen and seen >= stale_before),
             }
         )
+    seen_at = {s["store_id"]: s["last_seen_at"] for s in r.stores()}
+    for (store_id, sku), qty in sorted(in_transit.items()):
+        if not any(row["store_id"] == store_id for row in by_sku[sku]):
+            # nothing recorded at the destination yet: the goods on their way still show
+            last = seen_at.get(store_id)
+            by_sku[sku].append({
+                "store_id": store_id, "on_hand": 0, "reserved": 0, "available_to_promise": 0, "in_transit": qty,
+                "as_of_seq": None, "updated_at": None, "store_last_seen_at": last,
+                "fresh": bool(last and from_iso(last) >= stale_before),
+            })
     return [
         {
             "sku": p["sku"],
@@ -43,6 +55,7 @@ def stock_view(db: HubDatabase, q: str, now: datetime | None = None, limit: int 
                 "on_hand": sum(s["on_hand"] for s in by_sku[p["sku"]]),
                 "reserved": sum(s["reserved"] for s in by_sku[p["sku"]]),
                 "available_to_promise": sum(s["available_to_promise"] for s in by_sku[p["sku"]]),
+                "in_transit": sum(s["in_transit"] for s in by_sku[p["sku"]]),
             },
         }
         for p in products

@@ -32,6 +32,7 @@ from ..domain.routing import (
 from ..store import HubDatabase, HubTx
 from .orders import refresh_order_status
 
+ROUTABLE = frozenset(kind.value for kind in OrderKind)  # transfers are placed by head office, not routed
 DEFAULTS = {"fresh_seconds": "120", "accept_minutes": "30", "transfer_accept_hours": "48"}
 
 
@@ -48,9 +49,7 @@ def available_to_promise(tx: HubTx, skus: set[str]) -> dict[tuple[str, str], int
     atp = {}
     for row in tx.levels(skus):
         store, sku = row["store_id"], row["sku"]
-        keep = safety.get(
-            (store, sku), safety.get((store, "*"), safety.get(("*", sku), safety.get(("*", "*"), 0)))
-        )
+        keep = safety.get((store, sku), safety.get((store, "*"), safety.get(("*", sku), safety.get(("*", "*"), 0))))
         free = row["on_hand"] - row["reserved"] - keep - unanswered.get((store, sku), 0)
         if free > 0:
             atp[(store, sku)] = free
@@ -95,10 +94,7 @@ def route_pending(
         orders = tx.orders_to_route(limit, include_backorders)
         if not orders:
             return []
-        lines = {
-            o["order_id"]: [ln for ln in tx.order_lines(o["order_id"]) if ln["unallocated"] > 0]
-            for o in orders
-        }
+        lines = {o["order_id"]: [ln for ln in tx.order_lines(o["order_id"]) if ln["unallocated"] > 0] for o in orders}
         excluded = defaultdict(set)
         for row in tx.exclusions(lines):
             excluded[row["order_id"]].add((row["store_id"], row["line_id"]))
@@ -106,16 +102,14 @@ def route_pending(
             OrderToRoute(
                 order_id=o["order_id"],
                 kind=OrderKind(o["kind"]),
-                lines=tuple(
-                    OrderLine(ln["line_id"], ln["sku"], ln["unallocated"]) for ln in lines[o["order_id"]]
-                ),
+                lines=tuple(OrderLine(ln["line_id"], ln["sku"], ln["unallocated"]) for ln in lines[o["order_id"]]),
                 lat=o["lat"],
                 lon=o["lon"],
                 pickup_store_id=o["pickup_store_id"],
                 excluded=frozenset(excluded[o["order_id"]]),
             )
             for o in orders
-            if lines[o["order_id"]]
+            if lines[o["order_id"]] and o["kind"] in ROUTABLE
         ]
         skus = {ln.sku for order in to_route for ln in order.lines}
         decisions = router.route(to_route, available_to_promise(tx, skus), store_candidates(tx, moment))
@@ -150,7 +144,7 @@ def _persist(tx: HubTx, order, decision: RoutingDecision, moment: datetime, at: 
     transfers = {}
     for (store_id, purpose), allocs in groups.items():
         if purpose.startswith(TRANSFER_PREFIX):
-            transfers[store_id] = _create(
+            transfers[store_id] = create_assignment(
                 tx,
                 order,
                 store_id,
@@ -163,7 +157,7 @@ def _persist(tx: HubTx, order, decision: RoutingDecision, moment: datetime, at: 
     for (store_id, purpose), allocs in groups.items():
         if purpose == FULFIL:
             waiting_for = next(iter(transfers.values()), None)
-            _create(tx, order, store_id, order["kind"], allocs, moment, at, waiting_for=waiting_for)
+            create_assignment(tx, order, store_id, order["kind"], allocs, moment, at, waiting_for=waiting_for)
     event = "routed" if decision.allocations else "backordered"
     tx.timeline(
         order["order_id"],
@@ -178,7 +172,7 @@ def _persist(tx: HubTx, order, decision: RoutingDecision, moment: datetime, at: 
     )
 
 
-def _create(
+def create_assignment(
     tx: HubTx,
     order,
     store_id: str,
@@ -189,6 +183,7 @@ def _create(
     destination: str | None = None,
     waiting_for: str | None = None,
 ) -> str:
+    """Create one store's assignment for ``allocs``; sent at once unless it waits for a transfer."""
     assignment_id = prefixed_id(store_id)
     hours = setting(tx, "transfer_accept_hours") if kind == "transfer_out" else 0
     deadline = moment + timedelta(minutes=setting(tx, "accept_minutes"), hours=hours)
@@ -231,8 +226,7 @@ def send_assignment(tx: HubTx, assignment_id: str, at: str) -> None:
         "destination_store_id": a["destination_store_id"],
         "ship_to": orjson.loads(order["ship_to"]) if order["ship_to"] else None,
         "lines": [
-            {"line_id": ln["line_id"], "sku": ln["sku"], "qty": ln["qty"]}
-            for ln in tx.assignment_lines(assignment_id)
+            {"line_id": ln["line_id"], "sku": ln["sku"], "qty": ln["qty"]} for ln in tx.assignment_lines(assignment_id)
         ],
     }
     seq = tx.append_feed(a["store_id"], MessageKind.ASSIGNMENT, at, payload)
@@ -244,6 +238,26 @@ def send_assignment(tx: HubTx, assignment_id: str, at: str) -> None:
         a["store_id"],
         {"assignment_id": assignment_id, "kind": a["kind"], "deadline": deadline},
     )
+
+
+def abandon_transfer(tx: HubTx, transfer, lines: list[dict], reason: str, at: str) -> None:
+    """A source will not send (all or part of) a transfer.
+
+    For click-and-collect, the pickup store's held assignment waited on it: it is dropped and
+    its quantities routed again, never to this source for those lines. A transfer head office
+    asked for is not re-routed: head office sees the rejection and decides.
+    """
+    order_id = transfer["order_id"]
+    for line in lines:
+        tx.add_rejected(transfer["assignment_id"], line["line_id"], line["qty"])
+        tx.exclude(order_id, line["line_id"], transfer["store_id"], reason)
+    for held in tx.assignments_awaiting(transfer["assignment_id"]):
+        if held["status"] != AWAITING_TRANSFER:
+            continue
+        tx.set_assignment(held["assignment_id"], at, status="cancelled")
+        for line in tx.assignment_lines(held["assignment_id"]):
+            tx.add_unallocated(order_id, line["line_id"], line["qty"] - line["rejected"])
+        tx.set_order(order_id, at, needs_routing=1)
 
 
 def cancel_assignment(tx: HubTx, assignment, reason: str, at: str, reroute: bool) -> None:
@@ -277,7 +291,15 @@ def expire_unanswered(db: HubDatabase, now: datetime | None = None) -> list[str]
     with db.transaction() as tx:
         overdue = tx.overdue_assignments(at)
         for a in overdue:
-            cancel_assignment(tx, a, "unanswered", at, reroute=True)
+            if a["kind"] == "transfer_out":
+                cancel_assignment(tx, a, "unanswered", at, reroute=False)
+                lines = [
+                    {"line_id": ln["line_id"], "qty": ln["qty"] - ln["rejected"]}
+                    for ln in tx.assignment_lines(a["assignment_id"])
+                ]
+                abandon_transfer(tx, a, lines, "unanswered", at)
+            else:
+                cancel_assignment(tx, a, "unanswered", at, reroute=True)
             refresh_order_status(tx, a["order_id"], at)
     return [a["assignment_id"] for a in overdue]
 

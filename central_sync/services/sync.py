@@ -10,11 +10,19 @@ after the exchange commits so that a routing failure can never stall a store's s
 from datetime import datetime
 
 from shared.clock import to_iso, utc_now
-from shared.wire import MAX_MESSAGES_PER_EXCHANGE, EventKind, OutboxEvent, SyncRequest, SyncResponse
+from shared.wire import (
+    MAX_MESSAGES_PER_EXCHANGE,
+    EventKind,
+    MessageKind,
+    OutboxEvent,
+    SyncRequest,
+    SyncResponse,
+)
 
 from ..domain.orders import AWAITING_TRANSFER, CANCEL_REQUESTED, next_status
 from ..store import HubDatabase, HubTx
 from .orders import refresh_order_status
+from .routing import abandon_transfer, send_assignment
 
 ASSIGNMENT_EVENTS = {
     EventKind.ASSIGNMENT_RECEIVED,
@@ -26,9 +34,7 @@ ASSIGNMENT_EVENTS = {
 }
 
 
-def exchange(
-    db: HubDatabase, store_id: str, request: SyncRequest, now: datetime | None = None
-) -> SyncResponse:
+def exchange(db: HubDatabase, store_id: str, request: SyncRequest, now: datetime | None = None) -> SyncResponse:
     """Ingest ``request`` from ``store_id`` in one transaction and answer it."""
     at = to_iso(now or utc_now())
     with db.transaction() as tx:
@@ -82,10 +88,13 @@ def _apply(tx: HubTx, store_id: str, epoch: str, events: list[OutboxEvent], at: 
     tx.upsert_levels(store_id, epoch, list(latest.values()), at)
     touched_orders: set[str] = set()
     for event in events:
+        order_id = None
         if event.kind in ASSIGNMENT_EVENTS:
             order_id = _apply_assignment_event(tx, store_id, event, at)
-            if order_id:
-                touched_orders.add(order_id)
+        elif event.kind is EventKind.TRANSFER_RECEIVED:
+            order_id = _apply_transfer_receipt(tx, store_id, event, at)
+        if order_id:
+            touched_orders.add(order_id)
     for order_id in sorted(touched_orders):
         refresh_order_status(tx, order_id, at)
 
@@ -99,6 +108,12 @@ def _apply_assignment_event(tx: HubTx, store_id: str, event: OutboxEvent, at: st
     current = assignment["status"]
     detail = {"staff": event.staff, "store_at": event.at}
     match event.kind:
+        case EventKind.ASSIGNMENT_REJECTED if assignment["kind"] == "transfer_out":
+            abandon_transfer(tx, assignment, p.get("lines", []), p.get("reason", "rejected"), at)
+            if p.get("whole"):
+                tx.set_assignment(assignment["assignment_id"], at, status=next_status(current, "rejected"))
+            detail |= {"reason": p.get("reason"), "note": p.get("note", ""), "lines": p.get("lines", [])}
+            kind = "transfer_rejected"
         case EventKind.ASSIGNMENT_REJECTED:
             for line in p.get("lines", []):
                 tx.add_rejected(assignment["assignment_id"], line["line_id"], line["qty"])
@@ -132,16 +147,58 @@ def _apply_assignment_event(tx: HubTx, store_id: str, event: OutboxEvent, at: st
             # "assigned" is already on the timeline from when the hub sent it
             kind = "received_by_store" if event.kind is EventKind.ASSIGNMENT_RECEIVED else reported
             detail |= {k: v for k, v in extra.items() if k != "pickup_code"}
-            if assignment["kind"] == "transfer_out" and reported == "shipped":
-                _release_awaiting(tx, assignment["assignment_id"], at)
+            if assignment["kind"] == "transfer_out" and reported == "shipped" and current != "shipped":
+                _announce_transfer(tx, assignment, extra.get("parcels", []), event.at, at)
     tx.timeline(order_id, at, kind, store_id, {"assignment_id": assignment["assignment_id"], **detail})
     return order_id
 
 
-def _release_awaiting(tx: HubTx, transfer_assignment_id: str, at: str) -> None:
-    """The transfer shipped: send the pickup store its held click-and-collect assignment."""
-    from .routing import send_assignment
+def _announce_transfer(tx: HubTx, transfer, parcels: list, shipped_at: str, at: str) -> None:
+    """The source shipped: the destination learns what to expect; the stock is now in transit."""
+    lines = [
+        {"line_id": ln["line_id"], "sku": ln["sku"], "qty": ln["qty"] - ln["rejected"]}
+        for ln in tx.assignment_lines(transfer["assignment_id"])
+        if ln["qty"] > ln["rejected"]
+    ]
+    tx.append_feed(
+        transfer["destination_store_id"],
+        MessageKind.TRANSFER_INCOMING,
+        at,
+        {
+            "transfer_id": transfer["assignment_id"],
+            "order_id": transfer["order_id"],
+            "source_store_id": transfer["store_id"],
+            "lines": lines,
+            "shipped_at": shipped_at,
+            "parcels": parcels,
+        },
+    )
 
-    for held in tx.assignments_awaiting(transfer_assignment_id):
+
+def _apply_transfer_receipt(tx: HubTx, store_id: str, event: OutboxEvent, at: str) -> str | None:
+    """The destination counted the transfer in: close it, record discrepancies, free what waited on it."""
+    p = event.payload
+    transfer = tx.assignment(str(p.get("transfer_id", "")))
+    if transfer is None or transfer["kind"] != "transfer_out" or transfer["destination_store_id"] != store_id:
+        return None  # only the receiving store writes what it received
+    for line in p.get("lines", []):
+        tx.record_transfer_line(transfer["assignment_id"], line)
+    tx.set_assignment(transfer["assignment_id"], at, status="received", received_at=event.at)
+    discrepancies = [ln for ln in p.get("lines", []) if ln.get("damaged") or ln.get("missing") or ln.get("extra")]
+    tx.timeline(
+        transfer["order_id"],
+        at,
+        "transfer_received",
+        store_id,
+        {
+            "assignment_id": transfer["assignment_id"],
+            "staff": event.staff,
+            "store_at": event.at,
+            "discrepancies": discrepancies,
+            "reason": p.get("reason", ""),
+        },
+    )
+    for held in tx.assignments_awaiting(transfer["assignment_id"]):
         if held["status"] == AWAITING_TRANSFER:
             send_assignment(tx, held["assignment_id"], at)
+    return transfer["order_id"]

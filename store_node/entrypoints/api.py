@@ -7,7 +7,8 @@ from shared.errors import InvalidInput, NotFound, Refused
 from shared.http_api import ApiError, documented, json_response, openapi_document, parse_body, parse_query
 
 from ..domain.assignments import Parcel, Status
-from ..services import feed, fulfilment, staff, till
+from ..domain.transfers import Counted
+from ..services import feed, fulfilment, staff, till, transfers
 from ..services.fulfilment import assignment_view
 from ..services.till import TillLine
 from ..store import StoreDatabase
@@ -303,3 +304,30 @@ def audit() -> Response:
     query = parse_query(schemas.AuditQuery)
     rows = db().audit_trail(query.limit, query.staff or None)
     return json_response({"entries": [dict(r) for r in rows]})
+
+
+# ------------------------------------------------------------------ transfers from other stores
+@api.get("/transfers/incoming")
+@documented(query=schemas.TransferQuery)
+def incoming_transfers() -> Response:
+    """Transfers shipped to this store by other stores (?status=in_transit|received)."""
+    query = parse_query(schemas.TransferQuery)
+    return json_response({"transfers": db().reader().incoming_transfers(query.status or None)})
+
+
+@api.get("/transfers/incoming/<transfer_id>")
+def incoming_transfer(transfer_id: str) -> Response:
+    """One incoming transfer with its lines and, once received, what was counted."""
+    found = db().reader().incoming_transfer(transfer_id)
+    if found is None:
+        raise NotFound(f"no transfer {transfer_id!r} on its way to this store")
+    return json_response(found)
+
+
+@api.post("/transfers/incoming/<transfer_id>/receive")
+@documented(body=schemas.ReceiveTransfer)
+def receive_transfer(transfer_id: str) -> Response:
+    """Receive a transfer by count; damaged, missing or extra units need a reason."""
+    body = parse_body(schemas.ReceiveTransfer)
+    counted = {ln.line_id: Counted(ln.received, ln.damaged) for ln in body.lines}
+    return json_response(transfers.receive_transfer(db(), g.staff, transfer_id, counted, body.reason))

@@ -140,3 +140,20 @@ class FeedIn(Body):
 class AuditQuery(Body):
     staff: Annotated[str, Field(max_length=32)] = ""
     limit: Annotated[int, Field(ge=1, le=5000)] = 100
+
+
+class TransferLineCount(Body):
+    line_id: Annotated[str, Field(min_length=1, max_length=64)]
+    received: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    damaged: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+
+
+class ReceiveTransfer(Body):
+    """What arrived, per line of the transfer; a line left out arrived empty."""
+
+    lines: Annotated[list[TransferLineCount], Field(max_length=200)]
+    reason: Annotated[str, Field(max_length=200)] = ""
+
+
+class TransferQuery(Body):
+    status: Literal["", "in_transit", "received"] = ""

@@ -16,6 +16,7 @@ from shared.wire import (
     KerbsideArrivalPayload,
     MessageKind,
     SettingPayload,
+    TransferIncomingPayload,
 )
 
 from ..domain import assignments as steps
@@ -75,7 +76,16 @@ def _apply_one(tx: Transaction, message: FeedMessage, at: str) -> str:
             return _setting(tx, payload, message.seq, at)
         case MessageKind.KERBSIDE_ARRIVAL:
             return _kerbside(tx, payload, at)
+        case MessageKind.TRANSFER_INCOMING:
+            return _transfer_incoming(tx, payload, at)
     return "ignored"
+
+
+def _transfer_incoming(tx: Transaction, p: TransferIncomingPayload, at: str) -> str:
+    announced = tx.announce_transfer(p.model_dump(), at)
+    if announced:
+        tx.audit(at, HUB, "transfer.announced", p.transfer_id, {"from": p.source_store_id})
+    return "transfer_announced" if announced else "duplicate"
 
 
 def _receive_assignment(tx: Transaction, p: AssignmentPayload, at: str) -> str:
