@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
+from itertools import compress, repeat
+from operator import ge, le, lt, mul, sub
 from typing import Protocol
 
 from shared.geo import great_circle_km
@@ -97,58 +98,101 @@ def transfer_purpose(pickup_store_id: str) -> str:
 _EXACT_MAX_STORES = 4
 # Cross-vector dominance pruning costs (distinct coverage vectors)^2; beyond this we rely on the budget.
 _DOMINANCE_MAX_VECTORS = 32
+# Stores probed one look-up at a time, nearest first, between two filters by a whole SKU column.
+_ONE_BY_ONE = 48
 
 
-@lru_cache(maxsize=16384)
 def _unit_vector(lat: float, lon: float) -> tuple[float, float, float]:
     phi, lam = math.radians(lat), math.radians(lon)
     c = math.cos(phi)
     return (c * math.cos(lam), c * math.sin(lam), math.sin(phi))
 
 
+@dataclass(frozen=True)
+class _Geometry:
+    """What a store list fixes for ranking: ids, their positions, unit vectors on the sphere."""
+
+    ids: tuple[str, ...]
+    lats: list[float]
+    lons: list[float]
+    index: dict[str, int]
+    points: list[tuple[float, float, float]]
+    colocated: bool  # some stores share coordinates, so distances can tie
+
+    @classmethod
+    def of(cls, stores: Sequence[StoreCandidate], ids: tuple[str, ...]) -> _Geometry:
+        index = {sid: i for i, sid in enumerate(ids)}
+        if len(index) != len(ids):
+            dupes = sorted({sid for sid in ids if ids.count(sid) > 1})
+            raise ValueError(f"stores: duplicate store_id {', '.join(dupes)}")
+        lats = [s.lat for s in stores]
+        lons = [s.lon for s in stores]
+        points = list(map(_unit_vector, lats, lons))
+        return cls(ids, lats, lons, index, points, len(set(points)) != len(points))
+
+    def fits(self, stores: Sequence[StoreCandidate], ids: tuple[str, ...]) -> bool:
+        return ids == self.ids and [s.lat for s in stores] == self.lats and [s.lon for s in stores] == self.lons
+
+
+_NO_USE: dict[int, int] = {}
+
+
 class _Network:
     """One route() call's working view: remaining capacity and ATP after the allocations made so far."""
 
-    __slots__ = ("stores", "ids", "index", "caps", "xs", "ys", "zs", "able", "atp", "used")
+    __slots__ = ("stores", "ids", "index", "caps", "points", "colocated", "ships", "atp", "used", "columns")
 
-    def __init__(self, atp: Mapping[tuple[str, str], int], stores: Sequence[StoreCandidate]) -> None:
-        self.stores = list(stores)
-        self.ids = [s.store_id for s in self.stores]
-        self.index = {sid: i for i, sid in enumerate(self.ids)}
-        if len(self.index) != len(self.ids):
-            dupes = sorted({sid for sid in self.ids if self.ids.count(sid) > 1})
-            raise ValueError(f"stores: duplicate store_id {', '.join(dupes)}")
-        self.caps = [s.capacity_left for s in self.stores]
-        vectors = [_unit_vector(s.lat, s.lon) for s in self.stores]
-        self.xs = [v[0] for v in vectors]
-        self.ys = [v[1] for v in vectors]
-        self.zs = [v[2] for v in vectors]
-        # Freshness and kinds do not change within a call; capacity does, so it is checked live.
-        self.able = {kind: [s.fresh and kind in s.kinds for s in self.stores] for kind in OrderKind}
+    def __init__(
+        self, atp: Mapping[tuple[str, str], int], stores: Sequence[StoreCandidate], geometry: _Geometry
+    ) -> None:
+        self.stores = stores
+        self.ids = geometry.ids
+        self.index = geometry.index
+        self.points = geometry.points
+        self.colocated = geometry.colocated
+        self.caps = [s.capacity_left for s in stores]
+        # Every sourcing pass (whole orders, and transfers to a pickup store) needs a shipping store.
+        ship = OrderKind.SHIP_FROM_STORE
+        self.ships = [s.fresh and ship in s.kinds for s in stores]
         self.atp = atp
         # Consumption is kept beside the caller's mapping rather than in a copy of it: the mapping
-        # can hold millions of entries and an order touches a handful.
-        self.used: dict[tuple[str, str], int] = {}
+        # can hold millions of entries and an order touches a handful. Per SKU: store index -> qty.
+        self.used: dict[str, dict[int, int]] = {}
+        # Whole-network columns of ATP left per SKU, read once per call when an order needs every
+        # store's stock (splits, backorders) and reused by later orders of the batch.
+        self.columns: dict[str, list[int]] = {}
 
     def have(self, i: int, sku: str) -> int:
-        key = (self.ids[i], sku)
-        left = self.atp.get(key, 0) - self.used.get(key, 0)
+        col = self.columns.get(sku)
+        if col is not None:
+            left = col[i]
+        else:
+            left = self.atp.get((self.ids[i], sku), 0) - self.used.get(sku, _NO_USE).get(i, 0)
         return left if left > 0 else 0
+
+    def column(self, sku: str) -> list[int]:
+        """ATP left for `sku` at every store, kept current by `take`."""
+        col = self.columns.get(sku)
+        if col is None:
+            get = self.atp.get
+            col = [get((sid, sku), 0) for sid in self.ids]
+            for i, qty in self.used.get(sku, _NO_USE).items():
+                col[i] -= qty
+            if col and min(col) < 0:
+                col = [h if h > 0 else 0 for h in col]
+            self.columns[sku] = col
+        return col
 
     def rank(self, lat: float, lon: float) -> list[int]:
         """Store indices nearest first; ties by more capacity left, then store_id."""
-        # Squared chord length is a monotone function of great-circle distance, so it ranks stores
-        # exactly as haversine would at a fraction of the cost (no trig per store per order).
-        ox, oy, oz = _unit_vector(lat, lon)
-        d2 = [
-            (x - ox) * (x - ox) + (y - oy) * (y - oy) + (z - oz) * (z - oz)
-            for x, y, z in zip(self.xs, self.ys, self.zs, strict=True)
-        ]
-        n = len(d2)
-        if len(set(d2)) == n:
-            return sorted(range(n), key=d2.__getitem__)
+        # The straight chord through the Earth is a monotone function of great-circle distance, so
+        # it ranks stores exactly as haversine would, computed in C with no trig per store.
+        d = list(map(math.dist, self.points, repeat(_unit_vector(lat, lon))))
+        n = len(d)
+        if not self.colocated:
+            return sorted(range(n), key=d.__getitem__)
         caps, ids = self.caps, self.ids
-        return sorted(range(n), key=lambda i: (d2[i], -caps[i], ids[i]))
+        return sorted(range(n), key=lambda i: (d[i], -caps[i], ids[i]))
 
     def km(self, i: int, lat: float, lon: float) -> float:
         s = self.stores[i]
@@ -165,8 +209,11 @@ class _Network:
         return None
 
     def take(self, i: int, sku: str, qty: int) -> None:
-        key = (self.ids[i], sku)
-        self.used[key] = self.used.get(key, 0) + qty
+        per_store = self.used.setdefault(sku, {})
+        per_store[i] = per_store.get(i, 0) + qty
+        col = self.columns.get(sku)
+        if col is not None:
+            col[i] -= qty
 
 
 @dataclass
@@ -191,13 +238,28 @@ class NearestStoreRouter:
     this call's working view, so two orders of a batch are never promised the same units. The
     caller's `atp` mapping and `stores` are never modified.
 
+    Distance: stores are ranked by the chord between unit vectors on the sphere, a monotone function
+    of great-circle distance (same order as haversine, no trig per store); the km in reasons and in
+    split costs come from `shared.geo.great_circle_km`. Exact ties go to more capacity left, then
+    store_id.
+
     Splits minimise the number of stores first and the summed great-circle distance second (each
     store sends its own parcel). The search is exact: a greedy cover (most remaining units, ties to
     the nearer store) gives an upper bound, then a branch and bound over stores' coverage vectors
     (capped at what the order needs) tries 2, 3, ... stores. Stores whose coverage is matched or
     beaten by k nearer stores can never be needed in a k-store answer and are pruned, which keeps
     the search to a few dozen candidates. The search is capped (`search_budget` steps, at most
-    four stores); past the cap it keeps the best cover found, else the greedy one.
+    four stores); past the cap it keeps the best cover found, else the greedy one. A line goes
+    whole to one picked store when one holds enough, else it is split by quantity, nearest first.
+
+    Click and collect: the pickup store fills what it holds; the rest is sourced like a split, from
+    shipping stores nearest the pickup store's own coordinates, as `transfer_to:<pickup>` allocations.
+    The pickup store gets one `fulfil` allocation per line for its own stock plus the transferred
+    quantity. A line the pickup store rejected is backordered: the pickup store cannot change.
+
+    Cost: per order, one distance per store (C-level), then ATP look-ups only for the order's SKUs,
+    nearest stores first; whole-network SKU columns are read only when the nearest stores cannot
+    fill the order, and are reused by later orders of the same call.
 
     Known limit: when one order has two lines of the same SKU and a store rejected only one of
     them, coverage is counted per SKU, so a split may leave a unit unfilled that another
@@ -207,6 +269,9 @@ class NearestStoreRouter:
     def __init__(self, *, max_skip_reasons: int = 10, search_budget: int = 5_000) -> None:
         self.max_skip_reasons = max_skip_reasons
         self.search_budget = search_budget
+        # The last store list's geometry (unit vectors, id index): a memo of a pure function of
+        # ids and coordinates, reused while they are unchanged so each call skips the trig.
+        self._geometry: _Geometry | None = None
 
     def route(
         self,
@@ -214,7 +279,11 @@ class NearestStoreRouter:
         atp: Mapping[tuple[str, str], int],
         stores: Sequence[StoreCandidate],
     ) -> list[RoutingDecision]:
-        net = _Network(atp, stores)
+        ids = tuple([s.store_id for s in stores])
+        geometry = self._geometry
+        if geometry is None or not geometry.fits(stores, ids):
+            geometry = self._geometry = _Geometry.of(stores, ids)
+        net = _Network(atp, stores, geometry)
         return [self._route_one(order, net) for order in orders]
 
     def _route_one(self, order: OrderToRoute, net: _Network) -> RoutingDecision:
@@ -228,30 +297,21 @@ class NearestStoreRouter:
             return self._click_and_collect(order, net, excluded)
         return self._ship_from_store(order, net, excluded)
 
-    def _ship_from_store(
-        self, order: OrderToRoute, net: _Network, excluded: dict[str, set[str]]
-    ) -> RoutingDecision:
+    def _ship_from_store(self, order: OrderToRoute, net: _Network, excluded: dict[str, set[str]]) -> RoutingDecision:
         plan = self._source(
             net,
             list(order.lines),
             order.lat,
             order.lon,
-            OrderKind.SHIP_FROM_STORE,
             excluded,
             skip=-1,
             role=None,
         )
-        allocations = tuple(
-            Allocation(net.ids[i], line.line_id, line.sku, qty, FULFIL) for i, line, qty in plan.taken
-        )
+        allocations = tuple(Allocation(net.ids[i], line.line_id, line.sku, qty, FULFIL) for i, line, qty in plan.taken)
         _apply(net, plan)
-        return RoutingDecision(
-            order.order_id, allocations, _unfilled(order.lines, plan.short), tuple(plan.reasons)
-        )
+        return RoutingDecision(order.order_id, allocations, _unfilled(order.lines, plan.short), tuple(plan.reasons))
 
-    def _click_and_collect(
-        self, order: OrderToRoute, net: _Network, excluded: dict[str, set[str]]
-    ) -> RoutingDecision:
+    def _click_and_collect(self, order: OrderToRoute, net: _Network, excluded: dict[str, set[str]]) -> RoutingDecision:
         pickup_id = order.pickup_store_id
         p = net.index.get(pickup_id) if pickup_id is not None else None
         if pickup_id is None:
@@ -295,9 +355,7 @@ class NearestStoreRouter:
             mine = _items([(ln.sku, own[ln.line_id]) for ln in order.lines if ln.line_id in own])
             reasons.insert(0, f"{pickup_id} (pickup store) fills {mine} from its own stock")
         if missing:
-            reasons.append(
-                f"{pickup_id} (pickup store) short of {', '.join(shortfalls)}: sourcing a transfer"
-            )
+            reasons.append(f"{pickup_id} (pickup store) short of {', '.join(shortfalls)}: sourcing a transfer")
 
         transfers = _Sourcing([], [], {}, [])
         if missing:
@@ -307,7 +365,6 @@ class NearestStoreRouter:
                 missing,
                 pickup.lat,
                 pickup.lon,
-                OrderKind.SHIP_FROM_STORE,
                 excluded,
                 skip=p,
                 role=pickup_id,
@@ -333,9 +390,7 @@ class NearestStoreRouter:
         if at_pickup:
             net.caps[p] -= 1
         _apply(net, transfers)
-        return RoutingDecision(
-            order.order_id, tuple(allocations), _unfilled(order.lines, short), tuple(reasons)
-        )
+        return RoutingDecision(order.order_id, tuple(allocations), _unfilled(order.lines, short), tuple(reasons))
 
     def _source(
         self,
@@ -343,67 +398,22 @@ class NearestStoreRouter:
         lines: list[OrderLine],
         lat: float,
         lon: float,
-        kind: OrderKind,
         excluded: dict[str, set[str]],
         *,
         skip: int,
         role: str | None,
     ) -> _Sourcing:
-        """Find stores for `lines` near (lat, lon); `role` is the pickup store when sourcing transfers."""
-        skus = list(dict.fromkeys(line.sku for line in lines))
-        col = {sku: j for j, sku in enumerate(skus)}
-        need = [0] * len(skus)
-        for line in lines:
-            need[col[line.sku]] += line.qty
-        need_t = tuple(need)
-
+        """Find shipping stores for `lines` near (lat, lon); `role` names the pickup store when the
+        stock is to be transferred there rather than shipped to the customer."""
+        need = _Need.of(lines, excluded, net.index)
         order_rank = net.rank(lat, lon)
-        able, caps, ids = net.able[kind], net.caps, net.ids
-        atp_get, used_get = net.atp.get, net.used.get
-        cand: list[int] = []  # store indices holding some of what is needed, nearest first
-        vecs: list[tuple[int, ...]] = []  # their coverage per SKU, capped at the need
-        full = -1
-        for i in order_rank:
-            if i == skip or not able[i] or caps[i] <= 0:
-                continue
-            sid = ids[i]
-            cap_t = _need_at(sid, lines, skus, excluded) if sid in excluded else need_t
-            whole = cap_t is need_t
-            vec = []
-            for sku, n in zip(skus, cap_t, strict=True):
-                key = (sid, sku)
-                h = atp_get(key, 0) - used_get(key, 0)
-                if h >= n:
-                    vec.append(n)
-                else:
-                    whole = False
-                    vec.append(h if h > 0 else 0)
-            if whole:
-                full = i
-                break
-            if any(vec):
-                cand.append(i)
-                vecs.append(tuple(vec))
-
+        full = _nearest_filler(net, order_rank, need, skip)
         if full >= 0:
-            picks = [full]
-            reach = need
+            picks, reach = [full], need.total
         else:
-            reach = [sum(col_) for col_ in zip(*vecs, strict=True)] if vecs else [0] * len(skus)
-            target = tuple(min(r, n) for r, n in zip(reach, need, strict=True))
-            capped = [tuple(map(min, vec, target)) for vec in vecs]
-            if not any(target):
-                picks = []
-            else:
-                # When the network cannot fill everything, one store holding all that exists still wins.
-                single = next((k for k, vec in enumerate(capped) if vec == target), None)
-                if single is not None:
-                    picks = [cand[single]]
-                else:
-                    dists = [net.km(i, lat, lon) for i in cand]
-                    picks = [cand[k] for k in _fewest_stores(capped, dists, target, self.search_budget)]
+            picks, reach = self._split(net, need, order_rank, skip, lat, lon)
 
-        taken = _allocate(net, lines, picks, excluded)
+        taken = _allocate(net, need, picks)
         used_stores = {i for i, _, _ in taken}
         picks = [i for i in picks if i in used_stores]
         got: dict[str, int] = {}
@@ -412,77 +422,82 @@ class NearestStoreRouter:
         short = {line.line_id: line.qty - got.get(line.line_id, 0) for line in lines}
         short = {lid: q for lid, q in short.items() if q > 0}
 
-        reasons = self._reasons(
-            net,
-            lines,
-            excluded,
-            order_rank,
-            picks,
-            taken,
-            lat,
-            lon,
-            kind,
-            skip=skip,
-            role=role,
-            whole=full >= 0,
-        )
+        where = "from destination" if role is None else f"from pickup store {role}"
+        reasons = self._chosen(net, need, picks, taken, lat, lon, where, role, whole=full >= 0)
+        reasons += self._skipped(net, need, order_rank, picks, skip, role)
+        col = {sku: j for j, sku in enumerate(need.skus)}
         for line in lines:
             missing = short.get(line.line_id, 0)
             if missing:
                 avail = reach[col[line.sku]]
                 why = "no eligible store has it" if not avail else f"eligible stores hold only {avail}"
-                reasons.append(
-                    f"line {line.line_id} ({line.sku}): {missing} of {line.qty} backordered, {why}"
-                )
+                reasons.append(f"line {line.line_id} ({line.sku}): {missing} of {line.qty} backordered, {why}")
         return _Sourcing(picks, taken, short, reasons)
 
-    def _reasons(
-        self,
+    def _split(
+        self, net: _Network, need: _Need, order_rank: list[int], skip: int, lat: float, lon: float
+    ) -> tuple[list[int], tuple[int, ...]]:
+        """Stores for a need no single store fills, and what the eligible stores hold of each SKU."""
+        cand, vecs = _coverage(net, order_rank, need, skip)
+        reach = tuple(map(sum, zip(*vecs, strict=True))) if vecs else (0,) * len(need.skus)
+        target = tuple(map(min, reach, need.total))
+        if not any(target):
+            return [], reach
+        capped = vecs if target == need.total else [tuple(map(min, vec, target)) for vec in vecs]
+        # When the network cannot fill everything, one store holding all that exists still wins.
+        single = next((k for k, vec in enumerate(capped) if vec == target), None)
+        if single is not None:
+            return [cand[single]], reach
+        chosen = _fewest_stores(capped, lambda k: net.km(cand[k], lat, lon), target, self.search_budget)
+        return [cand[k] for k in chosen], reach
+
+    @staticmethod
+    def _chosen(
         net: _Network,
-        lines: list[OrderLine],
-        excluded: dict[str, set[str]],
-        order_rank: list[int],
+        need: _Need,
         picks: list[int],
         taken: list[tuple[int, OrderLine, int]],
         lat: float,
         lon: float,
-        kind: OrderKind,
-        *,
-        skip: int,
+        where: str,
         role: str | None,
+        *,
         whole: bool,
     ) -> list[str]:
-        reasons: list[str] = []
-        where = "from destination" if role is None else f"from pickup store {role}"
+        if role is None and len(picks) == 1:
+            what = "the whole order" if whole else "all that can be filled now"
+            return [f"{net.ids[picks[0]]} fills {what}, {net.km(picks[0], lat, lon):.1f} km {where}"]
+        reasons = []
+        if len(picks) > 1:
+            subject = "the whole order" if role is None else "the shortfall"
+            reasons.append(f"no single eligible store holds {subject}: split over {len(picks)} stores")
         parts: dict[int, list[tuple[str, int]]] = {i: [] for i in picks}
         for i, line, qty in taken:
             parts[i].append((line.sku, qty))
-        if role is None and len(picks) == 1:
-            what = "the whole order" if whole else "all that can be filled now"
-            reasons.append(f"{net.ids[picks[0]]} fills {what}, {net.km(picks[0], lat, lon):.1f} km {where}")
-        else:
-            if len(picks) > 1:
-                subject = "the whole order" if role is None else "the shortfall"
-                reasons.append(f"no single eligible store holds {subject}: split over {len(picks)} stores")
-            verb, to = ("ships", "") if role is None else ("transfers", f" to {role}")
-            for i in picks:
-                reasons.append(
-                    f"{net.ids[i]} {verb} {_items(parts[i])}{to}, {net.km(i, lat, lon):.1f} km {where}"
-                )
+        verb, to = ("ships", "") if role is None else ("transfers", f" to {role}")
+        for i in picks:
+            sid = net.ids[i]
+            # A store picked for some lines after rejecting others: say so, or it looks like a retry.
+            rejected = [f"{ln.line_id} ({ln.sku})" for ln in need.lines if ln.line_id in need.excluded.get(sid, ())]
+            note = f"; it rejected line {', '.join(rejected)} before" if rejected else ""
+            reasons.append(f"{sid} {verb} {_items(parts[i])}{to}, {net.km(i, lat, lon):.1f} km {where}{note}")
+        return reasons
 
-        # The skipped are the stores ranked before the farthest pick (every store when none was picked),
-        # nearest first, so the list answers "why not that closer store?".
+    def _skipped(
+        self, net: _Network, need: _Need, order_rank: list[int], picks: list[int], skip: int, role: str | None
+    ) -> list[str]:
+        """Why each store ranked before the farthest pick (every store when none was picked) was
+        passed over, nearest first: the list answers "why not that closer store?"."""
+        reasons = []
         chosen = set(picks)
-        pos = {i: k for k, i in enumerate(order_rank)} if picks else {}
-        last = max((pos[i] for i in picks), default=len(order_rank) - 1)
+        last = max((order_rank.index(i) for i in picks), default=len(order_rank) - 1)
         label = "skipped" if role is None else "skipped as transfer source"
-        listed = more = 0
+        more = 0
         for i in order_rank[: last + 1]:
             if i in chosen or i == skip:
                 continue
-            if listed < self.max_skip_reasons:
-                reasons.append(f"{net.ids[i]} {label}: {_skip_why(net, i, kind, lines, excluded)}")
-                listed += 1
+            if len(reasons) < self.max_skip_reasons:
+                reasons.append(f"{net.ids[i]} {label}: {_skip_why(net, i, need)}")
             else:
                 more += 1
         if more:
@@ -490,31 +505,102 @@ class NearestStoreRouter:
         return reasons
 
 
-def _need_at(
-    sid: str, lines: list[OrderLine], skus: list[str], excluded: dict[str, set[str]]
-) -> tuple[int, ...]:
-    """Per-SKU need that store `sid` may serve, leaving out lines it rejected."""
-    rejected = excluded.get(sid)
+@dataclass(frozen=True)
+class _Need:
+    """What one sourcing pass must find: its lines, their totals per SKU, and what each store that
+    rejected some of them may still serve."""
+
+    lines: list[OrderLine]
+    skus: list[str]
+    total: tuple[int, ...]  # per SKU, in `skus` order
+    excluded: dict[str, set[str]]  # store_id -> line_ids it rejected
+    limited: dict[int, tuple[int, ...]]  # store index -> per-SKU need it may serve
+
+    @classmethod
+    def of(cls, lines: list[OrderLine], excluded: dict[str, set[str]], index: dict[str, int]) -> _Need:
+        skus = list(dict.fromkeys(line.sku for line in lines))
+        total = _per_sku(lines, skus, frozenset())
+        limited = {}
+        for sid, rejected in excluded.items():
+            i = index.get(sid)
+            if i is not None and (at := _per_sku(lines, skus, rejected)) != total:
+                limited[i] = at
+        return cls(lines, skus, total, excluded, limited)
+
+    def at(self, i: int) -> tuple[int, ...]:
+        return self.limited.get(i, self.total)
+
+
+def _per_sku(lines: list[OrderLine], skus: list[str], leave_out: Set[str]) -> tuple[int, ...]:
     at = dict.fromkeys(skus, 0)
     for line in lines:
-        if not rejected or line.line_id not in rejected:
+        if line.line_id not in leave_out:
             at[line.sku] += line.qty
     return tuple(at.values())
 
 
-def _skip_why(
-    net: _Network, i: int, kind: OrderKind, lines: list[OrderLine], excluded: dict[str, set[str]]
-) -> str:
-    unfit = net.unfit_reason(i, kind)
+def _nearest_filler(net: _Network, order_rank: list[int], need: _Need, skip: int) -> int:
+    """The nearest eligible store holding the whole need, or -1."""
+    ships, caps, ids, columns = net.ships, net.caps, net.ids, net.columns
+    atp_get, limited = net.atp.get, need.limited
+    # Checked most-often-missing SKU first, so a store that lacks it costs one look-up.
+    probe = [(sku, n, net.used.get(sku, _NO_USE)) for sku, n in zip(need.skus, need.total, strict=True)]
+    pending = order_rank
+    while pending:
+        head, pending = pending[:_ONE_BY_ONE], pending[_ONE_BY_ONE:]
+        for i in head:
+            if i == skip or not ships[i] or caps[i] <= 0 or i in limited:
+                continue
+            sid = ids[i]
+            for k, (sku, n, used) in enumerate(probe):
+                col = columns.get(sku)
+                h = col[i] if col is not None else atp_get((sid, sku), 0) - used.get(i, 0)
+                if h < n:
+                    if k:
+                        probe.insert(0, probe.pop(k))
+                    break
+            else:
+                return i
+        if pending:
+            # Nothing yet among the nearest: read the scarcest SKU's column once and keep only the
+            # stores holding enough of it (a rare line has a few dozen holders, not 500).
+            sku, n, _ = probe[0]
+            col = net.column(sku)
+            pending = [j for j in pending if col[j] >= n]
+    return -1
+
+
+def _coverage(net: _Network, order_rank: list[int], need: _Need, skip: int) -> tuple[list[int], list[tuple[int, ...]]]:
+    """Eligible stores holding any of the need, nearest first, with what each holds of every SKU
+    (capped at the need)."""
+    ships, caps = net.ships, net.caps
+    cols = [net.column(sku) for sku in need.skus]
+    stores = range(len(caps))
+    holders: set[int] = set()
+    for col in cols:
+        holders.update(compress(stores, map(lt, repeat(0), col)))
+    rows = list(zip(*cols, strict=True))
+    cand: list[int] = []
+    vecs: list[tuple[int, ...]] = []
+    for i in [i for i in order_rank if i in holders]:
+        if i == skip or not ships[i] or caps[i] <= 0:
+            continue
+        vec = tuple(map(min, rows[i], need.at(i)))
+        if any(vec):
+            cand.append(i)
+            vecs.append(vec)
+    return cand, vecs
+
+
+def _skip_why(net: _Network, i: int, need: _Need) -> str:
+    unfit = net.unfit_reason(i, OrderKind.SHIP_FROM_STORE)
     if unfit:
         return unfit
-    sid = net.ids[i]
-    rejected = excluded.get(sid, set())
-    why = [f"rejected line {ln.line_id} ({ln.sku}) before" for ln in lines if ln.line_id in rejected]
-    skus = list(dict.fromkeys(line.sku for line in lines))
+    rejected = need.excluded.get(net.ids[i], ())
+    why = [f"rejected line {ln.line_id} ({ln.sku}) before" for ln in need.lines if ln.line_id in rejected]
     stock = [
         f"{sku} (has {h}, needs {n})"
-        for sku, n in zip(skus, _need_at(sid, lines, skus, excluded), strict=True)
+        for sku, n in zip(need.skus, need.at(i), strict=True)
         if n and (h := net.have(i, sku)) < n
     ]
     if stock:
@@ -523,9 +609,7 @@ def _skip_why(
     return "; ".join(why) or "not needed by the chosen split"
 
 
-def _allocate(
-    net: _Network, lines: list[OrderLine], picks: list[int], excluded: dict[str, set[str]]
-) -> list[tuple[int, OrderLine, int]]:
+def _allocate(net: _Network, need: _Need, picks: list[int]) -> list[tuple[int, OrderLine, int]]:
     """Spread each line over the picked stores: whole from the nearest store that can, else nearest first."""
     spent: dict[tuple[int, str], int] = {}
     taken: list[tuple[int, OrderLine, int]] = []
@@ -533,8 +617,8 @@ def _allocate(
     def left(i: int, sku: str) -> int:
         return net.have(i, sku) - spent.get((i, sku), 0)
 
-    for line in lines:
-        allowed = [i for i in picks if line.line_id not in excluded.get(net.ids[i], ())]
+    for line in need.lines:
+        allowed = [i for i in picks if line.line_id not in need.excluded.get(net.ids[i], ())]
         # Keeping a line in one parcel where possible saves the customer a split delivery of one item.
         whole = next((i for i in allowed if left(i, line.sku) >= line.qty), None)
         rem = line.qty
@@ -563,7 +647,7 @@ def _unfilled(lines: Sequence[OrderLine], short: Mapping[str, int]) -> tuple[Ord
 
 
 def _fewest_stores(
-    vecs: list[tuple[int, ...]], dists: list[float], target: tuple[int, ...], budget: int
+    vecs: list[tuple[int, ...]], km: Callable[[int], float], target: tuple[int, ...], budget: int
 ) -> list[int]:
     """Indices (into `vecs`, nearest first) of the fewest stores covering `target`, cheapest summed
     distance among those. `vecs` are coverage vectors capped at `target`; together they cover it."""
@@ -572,7 +656,7 @@ def _fewest_stores(
         groups.setdefault(vec, []).append(k)
     greedy = _greedy_cover(groups, target)
     top = min(len(greedy), _EXACT_MAX_STORES)
-    lower = _min_stores(vecs, target)
+    lower = _min_stores(list(groups), target)
     if lower > top:
         return greedy
 
@@ -586,7 +670,7 @@ def _fewest_stores(
             vec = vecs[k]
             count = 0
             for other, c in seen.items():
-                if all(a >= b for a, b in zip(other, vec, strict=True)):
+                if all(map(ge, other, vec)):
                     count += c
                     if count >= top:
                         break
@@ -597,13 +681,13 @@ def _fewest_stores(
             for rank_in_group, k in enumerate(members[:top]):
                 dominators[k] = rank_in_group
 
+    # Great-circle distances only for the stores the search can still pick.
+    dists = {k: km(k) for k in (*kept, *greedy) if dominators.get(k, 0) < top or k in greedy}
     greedy_cost = sum(dists[k] for k in greedy)
     for size in range(max(2, lower), top + 1):
         pool = [k for k in kept if dominators[k] < size]
         bound = greedy_cost if size == len(greedy) else math.inf
-        found, budget = _cheapest_cover(
-            [vecs[k] for k in pool], [dists[k] for k in pool], target, size, bound, budget
-        )
+        found, budget = _cheapest_cover([vecs[k] for k in pool], [dists[k] for k in pool], target, size, bound, budget)
         if found is not None:
             return [pool[p] for p in found]
         if budget <= 0:
@@ -634,13 +718,11 @@ def _greedy_cover(groups: dict[tuple[int, ...], list[int]], target: tuple[int, .
     return sorted(chosen)
 
 
-def _min_stores(vecs: list[tuple[int, ...]], target: tuple[int, ...]) -> int:
-    """A lower bound on how many stores any cover needs."""
-    lower = 1
-    for j, t in enumerate(target):
-        if t:
-            lower = max(lower, -(-t // max(vec[j] for vec in vecs)))
-    return max(lower, -(-sum(target) // max(sum(vec) for vec in vecs)))
+def _min_stores(distinct: list[tuple[int, ...]], target: tuple[int, ...]) -> int:
+    """A lower bound on how many stores any cover needs, from the distinct coverage vectors."""
+    best_per_sku = map(max, *distinct) if len(distinct) > 1 else iter(distinct[0])
+    lower = max((-(-t // top) for t, top in zip(target, best_per_sku, strict=True) if t), default=1)
+    return max(lower, -(-sum(target) // max(map(sum, distinct))))
 
 
 def _cheapest_cover(
@@ -663,7 +745,9 @@ def _cheapest_cover(
     best_cost = bound
     steps = budget
 
-    def search(start: int, left: int, deficit: tuple[int, ...], cost: float, chosen: tuple[int, ...]) -> bool:
+    def last_pick(start: int, deficit: tuple[int, ...], cost: float, chosen: tuple[int, ...]) -> bool:
+        # One store must cover the rest alone; stores come nearest first, so the first that does is
+        # the cheapest completion.
         nonlocal best, best_cost, steps
         for p in range(start, n):
             steps -= 1
@@ -671,20 +755,36 @@ def _cheapest_cover(
                 return True
             c = cost + dists[p]
             if c >= best_cost:
-                return False  # distances only grow from here
-            rest = tuple(d - v if d > v else 0 for d, v in zip(deficit, vecs[p], strict=True))
-            if not any(rest):
+                return False
+            if all(map(ge, vecs[p], deficit)):
                 best, best_cost = (*chosen, p), c
-                return False  # any later store at this depth is no nearer
-            if left > 1 and p + 1 < n:
-                if c + dists[p + 1] >= best_cost:
-                    return False
-                spare = left - 1
-                reachable = sum(rest) <= spare * suffix_total[p + 1] and all(
-                    r <= spare * s for r, s in zip(rest, suffix[p + 1], strict=True)
-                )
-                if reachable and search(p + 1, spare, rest, c, (*chosen, p)):
-                    return True
+                return False
+        return False
+
+    def search(start: int, left: int, deficit: tuple[int, ...], cost: float, chosen: tuple[int, ...]) -> bool:
+        nonlocal best, best_cost, steps
+        if left == 1:
+            return last_pick(start, deficit, cost, chosen)
+        spare = left - 1
+        for p in range(start, n - 1):
+            steps -= 1
+            if steps <= 0:
+                return True
+            c = cost + dists[p]
+            if c + dists[p + 1] >= best_cost:
+                return False  # distances only grow from here, and at least one more store is needed
+            vec = vecs[p]
+            rest = tuple(map(sub, deficit, map(min, deficit, vec)))
+            if not any(rest):
+                # This store alone covers what is left: a smaller cover than `size`, found late only
+                # when the budget cut an earlier size short.
+                best, best_cost = (*chosen, p), c
+                return False
+            reachable = sum(rest) <= spare * suffix_total[p + 1] and all(
+                map(le, rest, map(mul, repeat(spare), suffix[p + 1]))
+            )
+            if reachable and search(p + 1, spare, rest, c, (*chosen, p)):
+                return True
         return False
 
     search(0, size, target, 0.0, ())
