@@ -7,8 +7,11 @@ from flask import Flask
 from shared.http_api import install_error_handlers
 
 from ..domain.routing import NearestStoreRouter, Router
+from ..services import console_users
 from ..store import HubDatabase
 from .api import api
+from .console import console, init_web
+from .customer import customer
 
 
 def create_app(db_path: str | Path, router: Router | None = None) -> Flask:
@@ -17,4 +20,9 @@ def create_app(db_path: str | Path, router: Router | None = None) -> Flask:
     app.extensions["router"] = router or NearestStoreRouter()
     install_error_handlers(app)
     app.register_blueprint(api)
+    # screens: head-office console and customer order page (sessions signed with a key kept in the database)
+    app.secret_key = console_users.secret_key(app.extensions["hub_db"])
+    init_web(app)
+    app.register_blueprint(console)
+    app.register_blueprint(customer)
     return app

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..services import catalogue, stores
+from ..services import catalogue, console_users, stores
 from ..store import HubDatabase
 
 
@@ -127,6 +127,33 @@ def add_api_key(db_path: str, name: str, role: str) -> None:
     click.echo(stores.add_api_key(HubDatabase(db_path), name, role))
 
 
+@hub.command("add-user")
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--username", required=True, help="Sign-in name: 2-32 lowercase letters, digits, '.', '_' or '-'.")
+@click.option("--name", required=True, help="Full name shown in the console and its audit trail.")
+@click.option(
+    "--password",
+    envvar="COMPTOIR_USER_PASSWORD",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help=f"At least {console_users.MIN_PASSWORD} characters (asked for when not given; or env COMPTOIR_USER_PASSWORD).",
+)
+@click.option("--role", type=click.Choice(console_users.ROLES), default="head_office", show_default=True)
+@click.option("--language", type=click.Choice(console_users.LANGUAGES), default="fr", show_default=True)
+def add_user(db_path: str, username: str, name: str, password: str, role: str, language: str) -> None:
+    """Add (or reset) a head-office console user; the password is stored as an argon2 hash."""
+    from shared.errors import InvalidInput
+
+    try:
+        user = console_users.add_user(HubDatabase(db_path), username, name, password, role, language, actor="cli")
+    except InvalidInput as exc:
+        for field, message in exc.fields:
+            click.echo(f"  {field}: {message}", err=True)
+        sys.exit(2)
+    click.echo(f"console user {user['username']} saved")
+
+
 def _report(errors: list) -> None:
     for error in errors[:50]:
         click.echo(f"  {error}", err=True)
@@ -139,7 +166,8 @@ def _report(errors: list) -> None:
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
 def import_catalogue(csv_file: Path, db_path: str) -> None:
     """Import a catalogue CSV (sku,name,price,barcodes[,location]); all rows or none."""
-    total = sum(1 for _ in open(csv_file, encoding="utf-8-sig")) - 1
+    with open(csv_file, encoding="utf-8-sig") as fh:
+        total = sum(1 for _ in fh) - 1
     try:
         with click.progressbar(length=total, label="checking rows") as bar:
             items = catalogue.read_catalogue_csv(csv_file, bar.update)

@@ -21,7 +21,7 @@ import requests
 
 from shared.sample_catalogue import sample_catalogue
 
-from ..services import catalogue, stores
+from ..services import catalogue, console_users, stores
 from ..store import HubDatabase
 
 DEMO_STORES = [  # (store id, city, capacity, does ship-from-store)
@@ -34,6 +34,7 @@ DEMO_STORES = [  # (store id, city, capacity, does ship-from-store)
 ]
 CHANNEL_KEY = "demo-web-key"
 HEAD_OFFICE_KEY = "demo-head-office-key"
+CONSOLE_USER, CONSOLE_PASSWORD = "siege", "comptoir-demo"  # the head-office console's demo sign-in
 POSTAL_CODES = Path(__file__).resolve().parent.parent / "data" / "postal_codes_fr_sample.csv"
 
 
@@ -86,6 +87,7 @@ def prepare(workdir: Path, port: int) -> dict[str, str]:
     db = HubDatabase(workdir / "hub.sqlite")
     stores.add_api_key(db, "web", "channel", CHANNEL_KEY)
     stores.add_api_key(db, "head office", "head_office", HEAD_OFFICE_KEY)
+    console_users.add_user(db, CONSOLE_USER, "Siège (démo)", CONSOLE_PASSWORD, actor="demo")
     catalogue.import_postal_codes(db, catalogue.read_postal_codes_csv(POSTAL_CODES))
     secrets = {}
     for n, (store_id, city, capacity, ships) in enumerate(DEMO_STORES):
@@ -200,6 +202,7 @@ def demo(port: int, workdir: str, orders_every: float, order_count: int) -> None
         click.echo(
             f"  hub            {hub_url}   (API keys: channel {CHANNEL_KEY}, head office {HEAD_OFFICE_KEY})"
         )
+        click.echo(f"  console        {hub_url}/console/   (sign in: {CONSOLE_USER} / {CONSOLE_PASSWORD})")
         for node, (store_id, city, *_r) in zip(nodes[1:], DEMO_STORES, strict=True):
             click.echo(f"  {store_id:<14} {node.url}   {city}")
         click.echo("  staff sign-in  M001 / PIN 1234 (manager), A001 / PIN 1111 (associate)")
