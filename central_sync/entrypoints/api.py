@@ -6,7 +6,7 @@ from shared.errors import NotFound
 from shared.http_api import ApiError, documented, json_response, openapi_document, parse_body, parse_query
 from shared.wire import CatalogueItem, SyncRequest
 
-from ..services import catalogue, network, orders, routing, stores, sync, transfers
+from ..services import catalogue, head_office, network, orders, routing, stores, sync, transfers
 from ..store import HubDatabase
 from . import schemas
 
@@ -121,18 +121,28 @@ def search_orders() -> Response:
     )
 
 
+def _visible_order(order_id: str) -> dict:
+    """Head office sees every order; a sales channel only its own (others look unknown to it)."""
+    view = orders.order_view(db(), order_id)
+    if g.client["role"] != "head_office" and view["channel"] != g.client["name"]:
+        raise NotFound(f"no order {order_id!r}")
+    return view
+
+
 @api.get("/orders/<order_id>")
 def get_order(order_id: str) -> Response:
     """An order with its assignments, routing decisions with reasons, and full timeline."""
-    return json_response(orders.order_view(db(), order_id))
+    return json_response(_visible_order(order_id))
 
 
 @api.post("/orders/<order_id>/cancel")
 @documented(body=schemas.CancelIn)
 def cancel_order(order_id: str) -> Response:
-    """Cancel an order: each store holding part of it gets a cancellation."""
+    """Cancel an order: each store holding part of it gets a cancellation (refused once all has left)."""
     body = parse_body(schemas.CancelIn)
-    return json_response(routing.cancel_order(db(), order_id, body.reason))
+    _visible_order(order_id)
+    head_office.cancel_order(db(), g.client["name"], order_id, body.reason)
+    return json_response(orders.order_view(db(), order_id))
 
 
 @api.get("/track/<token>")
@@ -207,7 +217,7 @@ def update_store(store_id: str) -> Response:
     changes = {
         k: (int(v) if isinstance(v, bool) else v) for k, v in body.model_dump(exclude_none=True).items()
     }
-    stores.update_store_settings(db(), store_id, **changes)
+    head_office.update_store(db(), g.client["name"], store_id, changes)
     return json_response(next(s for s in network.store_health(db()) if s["store_id"] == store_id))
 
 
@@ -217,7 +227,7 @@ def set_safety_stock() -> Response:
     """Set safety stock for a store and SKU ('*' for all stores or all SKUs)."""
     _require("head_office")
     body = parse_body(schemas.SafetyStockIn)
-    stores.set_safety_stock(db(), body.store_id, body.sku, body.qty)
+    head_office.set_safety_stock(db(), g.client["name"], body.store_id, body.sku, body.qty)
     return json_response(body.model_dump())
 
 
@@ -227,7 +237,7 @@ def change_setting() -> Response:
     """Change a routing setting (freshness threshold, acceptance deadline)."""
     _require("head_office")
     body = parse_body(schemas.SettingIn)
-    stores.change_setting(db(), body.key, body.value)
+    head_office.change_setting(db(), g.client["name"], body.key, body.value)
     return json_response(body.model_dump())
 
 

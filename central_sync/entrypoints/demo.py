@@ -160,6 +160,7 @@ def random_order(rng: random.Random, n: int, skus: list[str], postal_codes: list
 @click.option("--orders", "order_count", default=0, help="Stop after this many orders (0: until Ctrl-C).")
 def demo(port: int, workdir: str, orders_every: float, order_count: int) -> None:
     """Run a demo network: a hub and store nodes in French cities, with a stream of orders."""
+    signal.signal(signal.SIGTERM, _stop_requested)  # `kill` stops the network as Ctrl-C does
     base = Path(workdir).resolve()
     click.echo(f"preparing {base} ...")
     secrets = prepare(base, port)
@@ -214,6 +215,10 @@ def demo(port: int, workdir: str, orders_every: float, order_count: int) -> None
         for node in reversed(nodes):
             _stop(node.process)
         click.echo("demo stopped")
+
+
+def _stop_requested(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _feed_orders(hub_url: str, every: float, limit: int) -> None:

@@ -174,8 +174,8 @@ def change_setting(db: HubDatabase, actor: str, key: str, value: int, now: datet
 def cancel_order(db: HubDatabase, actor: str, order_id: str, reason: str, now: datetime | None = None) -> None:
     """Cancel an order for customer service: each store holding part of it gets a cancellation.
 
-    The same steps as ``routing.cancel_order``, with the audit row in the same transaction; and
-    an order whose goods have all left (shipped, collected) or that is already cancelled is refused.
+    The audit row is written in the same transaction; an order whose goods have all left
+    (shipped, collected) or that is already cancelled is refused.
     """
     at = to_iso(now or utc_now())
     reason = reason.strip() or "cancelled by customer service"

@@ -13,11 +13,10 @@ import orjson
 
 from shared.clock import from_iso, to_iso, utc_now
 from shared.database import dumps
-from shared.errors import NotFound
 from shared.ids import prefixed_id
 from shared.wire import MessageKind
 
-from ..domain.orders import AWAITING_TRANSFER, CANCEL_REQUESTED, OPEN, PENDING
+from ..domain.orders import AWAITING_TRANSFER, CANCEL_REQUESTED, PENDING
 from ..domain.routing import (
     FULFIL,
     TRANSFER_PREFIX,
@@ -303,19 +302,3 @@ def expire_unanswered(db: HubDatabase, now: datetime | None = None) -> list[str]
             refresh_order_status(tx, a["order_id"], at)
     return [a["assignment_id"] for a in overdue]
 
-
-def cancel_order(db: HubDatabase, order_id: str, reason: str, now: datetime | None = None) -> dict:
-    """A customer or customer service cancels: every open assignment gets a cancellation."""
-    at = to_iso(now or utc_now())
-    with db.transaction() as tx:
-        order = tx.order(order_id)
-        if order is None:
-            raise NotFound(f"no order {order_id!r}")
-        for a in tx.order_assignments(order_id):
-            if a["status"] in OPEN:
-                cancel_assignment(tx, a, reason or "cancelled by customer", at, reroute=False)
-        for line in tx.order_lines(order_id):
-            tx.add_unallocated(order_id, line["line_id"], -line["unallocated"])
-        tx.set_order(order_id, at, status="cancelled", needs_routing=0)
-        tx.timeline(order_id, at, "cancelled", None, {"reason": reason})
-    return {"order_id": order_id, "status": "cancelled"}

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 
 from shared.clock import to_iso, utc_now
-from shared.errors import InvalidInput, NotFound
+from shared.errors import InvalidInput
 
 from ..store import HubDatabase
 
@@ -72,15 +72,6 @@ def register_store(
     return secret
 
 
-def update_store_settings(db: HubDatabase, store_id: str, **changes: object) -> None:
-    """Capabilities, capacity, opening hours: head office's settings of a store."""
-    with db.transaction() as tx:
-        row = tx.store(store_id)
-        if row is None:
-            raise NotFound(f"no store {store_id!r}")
-        tx.upsert_store({**dict(row), **changes})
-
-
 def authenticate_store(db: HubDatabase, store_id: str, secret: str) -> bool:
     row = db.reader().store(store_id)
     return row is not None and hmac.compare_digest(row["secret_hash"], _digest(secret))
@@ -100,15 +91,3 @@ def api_client(db: HubDatabase, key: str) -> dict | None:
     row = db.reader().api_key(_digest(key))
     return {"name": row["name"], "role": row["role"]} if row else None
 
-
-def set_safety_stock(db: HubDatabase, store_id: str, sku: str, qty: int) -> None:
-    """Units kept back from promises at a store ('*' = every store / every SKU)."""
-    with db.transaction() as tx:
-        if store_id != "*" and tx.store(store_id) is None:
-            raise NotFound(f"no store {store_id!r}")
-        tx.set_safety_stock(store_id, sku, qty)
-
-
-def change_setting(db: HubDatabase, key: str, value: int) -> None:
-    with db.transaction() as tx:
-        tx.set_setting(key, str(value))
