@@ -426,7 +426,8 @@ class Transaction:
     def record_kerbside_arrival(self, assignment_id: str, order_id: str, note: str, at: str) -> None:
         self.conn.execute(
             "INSERT INTO kerbside_arrivals (assignment_id, order_id, note, arrived_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(assignment_id) DO UPDATE SET arrived_at = excluded.arrived_at, note = excluded.note",
+            "ON CONFLICT(assignment_id) DO UPDATE SET arrived_at = excluded.arrived_at, note = excluded.note, "
+            "acknowledged_at = NULL, staff = NULL",  # a customer saying "I'm here" again pops up again
             (assignment_id, order_id, note, at),
         )
 

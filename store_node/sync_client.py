@@ -16,7 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from pydantic import ValidationError
 
-from shared.clock import to_iso, utc_now
+from shared.clock import from_iso, to_iso, utc_now
 from shared.wire import MAX_EVENTS_PER_EXCHANGE, SyncResponse
 
 from .services import feed
@@ -25,7 +25,7 @@ from .store import StoreDatabase
 log = logging.getLogger("comptoir.store.sync")
 # a trigger landing while an exchange runs is expected (the run loops once more), not a fault
 logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
-MAX_BACKOFF_S = 60.0
+MAX_BACKOFF_S = 15.0  # short enough that a terminal shows "online" soon after the hub is back
 MAX_ROUNDS = 50  # exchanges back to back in one run: 100,000 events before yielding
 
 
@@ -81,10 +81,18 @@ class SyncWorker:
         self.scheduler.shutdown(wait=True)
 
     def trigger(self) -> None:
-        """A local change was committed: exchange now rather than at the next tick (if online)."""
+        """A local change was committed: exchange now rather than at the next tick."""
         self._dirty.set()
-        if self.job is not None and self.failures == 0:
+        if self.job is None:
+            return
+        # while offline, a change still gets one try per interval: the hub may just be back
+        if self.failures == 0 or self._since_last_attempt() >= self.interval:
             self.job.modify(next_run_time=datetime.now(UTC))
+
+    def _since_last_attempt(self) -> float:
+        if self.last_attempt_at is None:
+            return float("inf")
+        return (utc_now() - from_iso(self.last_attempt_at)).total_seconds()
 
     # ------------------------------------------------------------------ exchanges
     def run(self) -> None:

@@ -9,6 +9,7 @@ from shared.http_api import install_error_handlers
 
 from ..store import StoreDatabase
 from .api import api
+from .terminal import init_terminal
 
 
 def create_app(db_path: str | Path, store_id: str | None = None) -> Flask:
@@ -22,6 +23,7 @@ def create_app(db_path: str | Path, store_id: str | None = None) -> Flask:
     app.extensions["sync_status"] = lambda: {"online": None, "last_sync_at": None, "last_error": None}
     install_error_handlers(app)
     app.register_blueprint(api)
+    init_terminal(app)  # the terminal screens: Babel, session cookie, CSRF, /terminal/...
     return app
 
 

@@ -29,10 +29,15 @@ def test_transfer_with_destination_offline_and_a_damaged_unit(network: Network) 
     network.receive(FAR, {a: 1})
     network.wait_synced()
 
-    created = network.hub_post("/api/transfers", {
-        "source_store_id": NEAR, "destination_store_id": FAR, "reason": "rebalance before the weekend",
-        "lines": [{"sku": a, "qty": 6}, {"sku": b, "qty": 2}],
-    })
+    created = network.hub_post(
+        "/api/transfers",
+        {
+            "source_store_id": NEAR,
+            "destination_store_id": FAR,
+            "reason": "rebalance before the weekend",
+            "lines": [{"sku": a, "qty": 6}, {"sku": b, "qty": 2}],
+        },
+    )
     order_id = created["order_id"]
     assert created["kind"] == "transfer" and created["status"] == "requested"
 
@@ -45,13 +50,18 @@ def test_transfer_with_destination_offline_and_a_damaged_unit(network: Network) 
     network.store_post(NEAR, f"/api/assignments/{tid}/scan", {"code": BARCODES[b]})
     network.store_post(NEAR, f"/api/assignments/{tid}/scan", {"code": BARCODES[b]})
     network.store_post(NEAR, f"/api/assignments/{tid}/complete-pick", {})
-    network.store_post(NEAR, f"/api/assignments/{tid}/pack",
-                       {"parcels": [{"weight_grams": 2400, "carrier": "Colissimo", "tracking_number": "6A123"}]})
+    network.store_post(
+        NEAR,
+        f"/api/assignments/{tid}/pack",
+        {"parcels": [{"weight_grams": 2400, "carrier": "Colissimo", "tracking_number": "6A123"}]},
+    )
 
     # the destination goes offline before the source ships
     network.stop_store(FAR)
     network.store_post(NEAR, f"/api/assignments/{tid}/ship", {})
-    wait_until(lambda: _transfer(network, order_id)["status"] == "shipped", network.timeout, "the hub to see it shipped")
+    wait_until(
+        lambda: _transfer(network, order_id)["status"] == "shipped", network.timeout, "the hub to see it shipped"
+    )
     assert network.order(order_id)["status"] == "in_transit"
     assert _in_transit(network, FAR, a) == 6 and _in_transit(network, FAR, b) == 2
     assert network.hub_levels()[(NEAR, a)] == (4, 0)  # left the source: on hand and reserved dropped
@@ -60,22 +70,32 @@ def test_transfer_with_destination_offline_and_a_damaged_unit(network: Network) 
     network.start_store(FAR)
     incoming = wait_until(
         lambda: network.store_get(FAR, "/api/transfers/incoming", status="in_transit")["transfers"],
-        network.timeout, "FAR to hear of the transfer",
+        network.timeout,
+        "FAR to hear of the transfer",
     )
     assert incoming[0]["transfer_id"] == tid and incoming[0]["source_store_id"] == NEAR
     lines = {ln["sku"]: ln["line_id"] for ln in incoming[0]["lines"]}
 
     # a discrepancy without a reason is refused and changes nothing
-    refused = network.store_call(FAR, "POST", f"/api/transfers/incoming/{tid}/receive", json={
-        "lines": [{"line_id": lines[a], "received": 5, "damaged": 1}, {"line_id": lines[b], "received": 2}],
-    })
+    refused = network.store_call(
+        FAR,
+        "POST",
+        f"/api/transfers/incoming/{tid}/receive",
+        json={
+            "lines": [{"line_id": lines[a], "received": 5, "damaged": 1}, {"line_id": lines[b], "received": 2}],
+        },
+    )
     assert refused.status_code == 400 and refused.json()["fields"][0]["field"] == "reason"
     assert network.store_levels(FAR)[a] == (1, 0)
 
-    received = network.store_post(FAR, f"/api/transfers/incoming/{tid}/receive", {
-        "lines": [{"line_id": lines[a], "received": 5, "damaged": 1}, {"line_id": lines[b], "received": 2}],
-        "reason": "one box crushed",
-    })
+    received = network.store_post(
+        FAR,
+        f"/api/transfers/incoming/{tid}/receive",
+        {
+            "lines": [{"line_id": lines[a], "received": 5, "damaged": 1}, {"line_id": lines[b], "received": 2}],
+            "reason": "one box crushed",
+        },
+    )
     outcome = {ln["sku"]: ln for ln in received["outcome"]}
     assert (outcome[a]["received"], outcome[a]["damaged"], outcome[a]["missing"]) == (5, 1, 0)
     assert network.store_levels(FAR)[a] == (6, 0) and network.store_levels(FAR)[b] == (2, 0)
@@ -107,12 +127,16 @@ def test_click_and_collect_waits_for_its_transfer_to_be_received(network: Networ
     network.store_post(MID, f"/api/assignments/{tid}/accept", {})
     network.store_post(MID, f"/api/assignments/{tid}/pick", {"code": a, "qty": 2})
     network.store_post(MID, f"/api/assignments/{tid}/complete-pick", {})
-    network.store_post(MID, f"/api/assignments/{tid}/pack",
-                       {"parcels": [{"weight_grams": 800, "carrier": "navette", "tracking_number": "NAV-1"}]})
+    network.store_post(
+        MID,
+        f"/api/assignments/{tid}/pack",
+        {"parcels": [{"weight_grams": 800, "carrier": "navette", "tracking_number": "NAV-1"}]},
+    )
     network.store_post(MID, f"/api/assignments/{tid}/ship", {})
     incoming = wait_until(
         lambda: network.store_get(FAR, "/api/transfers/incoming", status="in_transit")["transfers"],
-        network.timeout, "FAR to hear of the transfer",
+        network.timeout,
+        "FAR to hear of the transfer",
     )
     assert not network.assignments(FAR, order["order_id"])  # nothing to pick before the goods arrive
     line_id = incoming[0]["lines"][0]["line_id"]

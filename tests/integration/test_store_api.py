@@ -387,6 +387,7 @@ def test_every_mutating_call_records_the_staff_member_in_the_audit_trail(
     assert mutating - posted == {
         "/api/assignments/<assignment_id>/ready",
         "/api/assignments/<assignment_id>/collect",
+        "/api/transfers/incoming/<transfer_id>/receive",  # audited in test_store_transfers.py
     }
     trail = associate.ok("GET", "/api/audit", {"staff": "M001", "limit": 2})["entries"]
     assert [e["action"] for e in trail] == ["outbox.ack", "feed.apply"]
