@@ -10,11 +10,8 @@ default, English; per user, else per cookie), the CSRF check, template filters f
 times and euro amounts, and the language switcher.
 """
 
-import secrets
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -33,29 +30,38 @@ from flask import (
 )
 from flask_babel import (
     Babel,
-    format_currency,
-    format_datetime,
     format_decimal,
     format_time,
-    format_timedelta,
     get_locale,
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.clock import from_iso, utc_now
+from shared.clock import utc_now
 from shared.errors import InvalidInput, NotFound, Refused
+from shared.screens import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    age,
+    ago,
+    colon,
+    csrf_ok,
+    csrf_token,
+    label,
+    money,
+    number,
+    safe_next,
+    when,
+)
 
 from ..services import console_users, head_office
 from ..store import HubDatabase
 
-LANGUAGES = {"fr": "Français", "en": "English"}
-DEFAULT_LANGUAGE = "fr"
 LANG_COOKIE = "comptoir_lang"
-CSRF_FIELD = "csrf_token"
-CSRF_HEADER = "X-CSRF-Token"
-WEB_BLUEPRINTS = {"console", "customer", "web"}
+WEB_BLUEPRINTS = {"console", "customer", "web", "analytics"}
 POLL_SECONDS = 5
 
 console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
@@ -160,47 +166,9 @@ FIELDS = {
 }
 
 
-def label(words: dict, code: str | None) -> str:
-    """The translated word for a code; the code itself when there is none."""
-    if code is None:
-        return ""
-    return str(words[code]) if code in words else code
-
-
 # ------------------------------------------------------------------ formatting (template filters)
-def money(cents: int | None) -> str:
-    """Integer cents as euros in the current locale: never through a float."""
-    if cents is None:
-        return ""
-    return format_currency(Decimal(cents) / 100, "EUR")
-
-
-def when(iso: str | datetime | None, style: str = "medium") -> str:
-    """A stored UTC timestamp in the user's language and time zone (Europe/Paris)."""
-    if not iso:
-        return ""
-    return format_datetime(from_iso(iso) if isinstance(iso, str) else iso, style)
-
-
 def clock(moment: datetime) -> str:
     return format_time(moment, "medium")
-
-
-def ago(iso: str | None) -> str:
-    """'il y a 5 secondes' / '5 seconds ago'."""
-    if not iso:
-        return _("never")
-    return format_timedelta(from_iso(iso) - utc_now(), add_direction=True)
-
-
-def age(iso: str | None) -> str:
-    """How long ago, without direction: '3 minutes'."""
-    return format_timedelta(utc_now() - from_iso(iso)) if iso else ""
-
-
-def colon() -> str:
-    """':' after a label; French puts a (narrow no-break) space before it."""
-    return "\u202f:" if str(get_locale()) == "fr" else ":"
 
 
 YES_NO_FIELDS = ("ship_from_store", "click_and_collect")
@@ -213,10 +181,6 @@ def shown(value: object, key: str = "") -> str:
     if key in YES_NO_FIELDS:
         return _("yes") if value else _("no")
     return format_decimal(value) if isinstance(value, int) else str(value)
-
-
-def number(value: int | None) -> str:
-    return "" if value is None else format_decimal(value)
 
 
 # ------------------------------------------------------------------ the map of France
@@ -267,19 +231,11 @@ def select_locale() -> str:
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def csrf_token() -> str:
-    if CSRF_FIELD not in session:
-        session[CSRF_FIELD] = secrets.token_urlsafe(32)
-    return session[CSRF_FIELD]
-
-
 def _check_csrf() -> Response | None:
     """Every POST to a screen carries the session's token, in the form or in a header (htmx)."""
     if request.method != "POST" or request.blueprint not in WEB_BLUEPRINTS:
         return None
-    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER, "")
-    expected = session.get(CSRF_FIELD, "")
-    if not expected or not secrets.compare_digest(sent, expected):
+    if not csrf_ok(request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER, "")):
         return make_response(render_template("web/expired.html"), 400)
     return None
 
@@ -292,16 +248,6 @@ def _load_user() -> None:
             session.pop("user_id", None)
         else:
             g.console_user = user
-
-
-def _safe_next(target: str | None, default: str) -> str:
-    """Only a path on this site: never an open redirect."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return default
-    return target
 
 
 def init_web(app: Flask) -> None:
@@ -338,7 +284,7 @@ def init_web(app: Flask) -> None:
 def set_language() -> Response:
     """The language switcher: a cookie for everyone, and the signed-in user's own setting."""
     language = request.form.get("language", "")
-    back = _safe_next(request.form.get("next"), url_for("console.dashboard"))
+    back = safe_next(request.form.get("next"), url_for("console.dashboard"))
     if language not in LANGUAGES:
         abort(400)
     if g.console_user:
@@ -441,7 +387,7 @@ def not_found(exc: NotFound) -> tuple[str, int]:
 @console.route("/login", methods=["GET", "POST"])
 def sign_in() -> Response | tuple[str, int] | str:
     """Sign in with a console user name and password."""
-    next_url = _safe_next(request.values.get("next"), url_for("console.dashboard"))
+    next_url = safe_next(request.values.get("next"), url_for("console.dashboard"))
     if request.method == "GET":
         return render_template("console/login.html", next_url=next_url, errors={}, values={}, failure=None)
     form, errors = parse_form(SignInForm)

@@ -14,10 +14,8 @@ stock, goods receipts).
 """
 
 import re
-import secrets
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -39,6 +37,21 @@ from flask_babel import gettext as _
 
 from shared.clock import from_iso, to_iso, utc_now
 from shared.errors import DomainError, InvalidInput
+from shared.screens import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    age,
+    ago,
+    colon,
+    csrf_ok,
+    csrf_token,
+    label,
+    money,
+    number,
+    safe_next,
+)
 
 from ..services import kerbside, staff, staff_prefs
 from ..store import StoreDatabase
@@ -48,14 +61,8 @@ from .terminal_text import (
     REJECT_REASONS,
     SHORT_REASONS,
     STATUS,
-    age,
-    ago,
-    colon,
     countdown,
     field_label,
-    label,
-    money,
-    number,
     refusal,
     status_of,
     when,
@@ -70,10 +77,6 @@ terminal = Blueprint(
     static_url_path="/static",
 )
 
-LANGUAGES = {"fr": "Français", "en": "English"}
-DEFAULT_LANGUAGE = "fr"
-CSRF_FIELD = "csrf_token"
-CSRF_HEADER = "X-CSRF-Token"
 SHIFT = timedelta(hours=12)  # a sign-in lasts one shift, like the API's tokens
 POLL_SECONDS = 5
 STALE_SECONDS = 10
@@ -107,22 +110,6 @@ def lang_cookie() -> str:
     return current_app.config["SESSION_COOKIE_NAME"] + "_lang"
 
 
-def csrf_token() -> str:
-    if CSRF_FIELD not in session:
-        session[CSRF_FIELD] = secrets.token_urlsafe(32)
-    return session[CSRF_FIELD]
-
-
-def _safe_next(target: str | None, default: str) -> str:
-    """Only a path of the terminal: never an open redirect."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/terminal") or target.startswith("//"):
-        return default
-    return target
-
-
 @terminal.before_request
 def guard() -> Response | None:
     """Every POST carries the session's CSRF token; every screen but sign-in needs a signed-in member."""
@@ -134,11 +121,8 @@ def guard() -> Response | None:
             g.staff = member
         else:
             session.clear()
-    if request.method == "POST":
-        sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER, "")
-        expected = session.get(CSRF_FIELD, "")
-        if not expected or not secrets.compare_digest(sent, expected):
-            return make_response(render_template("terminal/expired.html"), 400)
+    if request.method == "POST" and not csrf_ok(request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER, "")):
+        return make_response(render_template("terminal/expired.html"), 400)
     if request.endpoint in OPEN_ENDPOINTS or g.staff is not None:
         return None
     target = url_for("terminal.sign_in", next=request.full_path.rstrip("?"))
@@ -208,7 +192,7 @@ def init_terminal(app: Flask) -> None:
 @terminal.route("/signin", methods=["GET", "POST"])
 def sign_in() -> Response | tuple[str, int] | str:
     """Sign in with a staff code and PIN."""
-    next_url = _safe_next(request.values.get("next"), url_for("terminal.queue"))
+    next_url = safe_next(request.values.get("next"), url_for("terminal.queue"), "/terminal")
     if request.method == "GET":
         return render_template("terminal/signin.html", next_url=next_url, refused=None, code="")
     code = request.form.get("staff_code", "").strip()
@@ -245,7 +229,7 @@ def sign_out() -> Response:
 def set_language() -> Response:
     """The language switcher: kept for the signed-in member (next sign-in too), else for this terminal."""
     language = request.form.get("language", "")
-    back = _safe_next(request.form.get("next"), url_for("terminal.queue"))
+    back = safe_next(request.form.get("next"), url_for("terminal.queue"), "/terminal")
     if language not in LANGUAGES:
         abort(400)
     if g.staff:

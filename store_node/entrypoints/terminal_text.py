@@ -3,15 +3,15 @@ dates, times, relative times and euro amounts for the locale (money is integer c
 """
 
 import re
-from decimal import Decimal
 from typing import Any
 
-from flask_babel import format_currency, format_datetime, format_decimal, format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from shared.clock import from_iso, utc_now
 from shared.errors import DomainError, InvalidInput, NotFound
+from shared.screens import colon, label
+from shared.screens import when as shared_when
 
 # ------------------------------------------------------------------ words shown for codes
 STATUS = {
@@ -76,13 +76,6 @@ MOVEMENTS = {
     "release": _l("Released"),
     "dispatch": _l("Left the store"),
 }
-
-
-def label(words: dict, code: str | None) -> str:
-    """The translated word for a code; the code itself when there is none."""
-    if code is None:
-        return ""
-    return str(words[code]) if code in words else code
 
 
 def field_label(field: str) -> str:
@@ -175,27 +168,9 @@ def status_of(exc: DomainError) -> int:
 
 
 # ------------------------------------------------------------------ formatting (template filters)
-def money(cents: int | None) -> str:
-    """Integer cents as euros in the screen's language, through Decimal, never a float."""
-    if cents is None:
-        return ""
-    return format_currency(Decimal(cents) / 100, "EUR")
-
-
 def when(iso: str | None, style: str = "short") -> str:
-    return format_datetime(from_iso(iso), style) if iso else ""
-
-
-def ago(iso: str | None) -> str:
-    """'il y a 5 secondes' / '5 seconds ago'."""
-    if not iso:
-        return _("never")
-    return format_timedelta(from_iso(iso) - utc_now(), add_direction=True, threshold=1.1)
-
-
-def age(iso: str | None) -> str:
-    """How long ago, without direction: '3 minutes'."""
-    return format_timedelta(utc_now() - from_iso(iso), threshold=1.1) if iso else ""
+    """Terminals show times without seconds."""
+    return shared_when(iso, style)
 
 
 def countdown(iso: str | None) -> str:
@@ -208,10 +183,3 @@ def countdown(iso: str | None) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def number(value: int | None) -> str:
-    return "" if value is None else format_decimal(value)
-
-
-def colon() -> str:
-    """':' after a label; French puts a narrow no-break space before it."""
-    return "\u202f:" if str(get_locale()) == "fr" else ":"
