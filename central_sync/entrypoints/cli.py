@@ -148,7 +148,13 @@ def add_api_key(db_path: str, name: str, role: str) -> None:
     show_default=True,
     help="What the user may do in the console.",
 )
-@click.option("--language", type=click.Choice(console_users.LANGUAGES), default="fr", show_default=True)
+@click.option(
+    "--language",
+    type=click.Choice(console_users.LANGUAGES),
+    default="fr",
+    show_default=True,
+    help="Language of the console for this user.",
+)
 def add_user(db_path: str, username: str, name: str, password: str, role: str, language: str) -> None:
     """Add (or reset) a head-office console user; the password is stored as an argon2 hash."""
     from shared.errors import InvalidInput
