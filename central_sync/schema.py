@@ -147,3 +147,62 @@ def m003_transfer_receipts(db: Database) -> None:
             WHERE destination_store_id IS NOT NULL;
         """
     )
+
+
+@migrations()
+def m004_rebalancing(db: Database) -> None:
+    """Rebalancing runs and their proposed transfers, which head office edits, approves or rejects."""
+    db.executescript(
+        """
+        -- one run: the limits and horizon it was made with, what no transfer could cover, a summary
+        CREATE TABLE rebalancing_runs (
+            run_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, actor TEXT NOT NULL,
+            horizon_days INTEGER NOT NULL, lookback_days INTEGER NOT NULL, limits TEXT NOT NULL,
+            shortfalls TEXT NOT NULL DEFAULT '[]', summary TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX rebalancing_runs_created ON rebalancing_runs(created_at);
+        -- one line of a proposed transfer; approved lines of one (source, destination) become one transfer
+        CREATE TABLE rebalancing_proposals (
+            proposal_id INTEGER PRIMARY KEY, run_id TEXT NOT NULL REFERENCES rebalancing_runs(run_id),
+            source_store_id TEXT NOT NULL, destination_store_id TEXT NOT NULL, sku TEXT NOT NULL,
+            qty INTEGER NOT NULL CHECK (qty > 0), proposed_qty INTEGER NOT NULL CHECK (proposed_qty > 0),
+            distance_km REAL NOT NULL, reason TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('proposed', 'edited', 'approved', 'rejected')),
+            transfer_order_id TEXT, decided_by TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+        );
+        CREATE INDEX rebalancing_proposals_run ON rebalancing_proposals(run_id, source_store_id, destination_store_id);
+        """
+    )
+
+
+@migrations()
+def m005_replenishment(db: Database) -> None:
+    """Reorder points (per store and SKU, or network-wide with store_id '*') and the outbox of
+    replenishment requests delivered to the ERP / supplier webhook."""
+    db.executescript(
+        """
+        -- below = 1 once a request went out for the current crossing; back at or above the point re-arms it
+        CREATE TABLE reorder_points (
+            store_id TEXT NOT NULL, sku TEXT NOT NULL,
+            reorder_point INTEGER NOT NULL CHECK (reorder_point >= 0),
+            order_qty INTEGER NOT NULL CHECK (order_qty >= 0),
+            below INTEGER NOT NULL DEFAULT 0, last_available INTEGER, evaluated_at TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (store_id, sku)
+        ) WITHOUT ROWID;
+        CREATE INDEX reorder_points_sku ON reorder_points(sku);
+        -- the outbox: one row per crossing, delivered (and retried) by the hub's jobs process
+        CREATE TABLE replenishment_requests (
+            id INTEGER PRIMARY KEY, request_id TEXT NOT NULL UNIQUE,
+            store_id TEXT NOT NULL, sku TEXT NOT NULL,
+            available INTEGER NOT NULL, reorder_point INTEGER NOT NULL, order_up_to INTEGER NOT NULL,
+            qty INTEGER NOT NULL CHECK (qty > 0),
+            created_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL, last_error TEXT NOT NULL DEFAULT '', delivered_at TEXT
+        );
+        CREATE INDEX replenishment_requests_due ON replenishment_requests(status, next_attempt_at);
+        -- analytics select a period's orders by when they were received
+        CREATE INDEX orders_created ON orders(created_at);
+        """
+    )

@@ -6,7 +6,19 @@ from shared.errors import NotFound
 from shared.http_api import ApiError, documented, json_response, openapi_document, parse_body, parse_query
 from shared.wire import CatalogueItem, SyncRequest
 
-from ..services import catalogue, head_office, network, orders, routing, stores, sync, transfers
+from ..services import (
+    catalogue,
+    forecasting,
+    head_office,
+    network,
+    orders,
+    rebalancing,
+    replenishment,
+    routing,
+    stores,
+    sync,
+    transfers,
+)
 from ..store import HubDatabase
 from . import schemas
 
@@ -65,6 +77,7 @@ def sync_exchange() -> Response:
     answer = sync.exchange(db(), body.store_id, body)
     if any(e.kind.startswith("assignment.") for e in body.events):
         routing.route_pending(db(), current_app.extensions["router"])
+    replenishment.after_sync(db(), body.store_id, body.events)  # after the commit; never raises
     return json_response(answer.model_dump(mode="json"))
 
 
@@ -280,3 +293,71 @@ def list_transfers() -> Response:
     _require("head_office")
     query = parse_query(schemas.TransferQuery)
     return json_response({"transfers": transfers.transfer_list(db(), query.status or None)})
+
+
+# ------------------------------------------------------------------ rebalancing and demand forecast
+def _actor() -> str:
+    """Who acts through the API, as the audit trail names them: the API key's name (as elsewhere)."""
+    return g.client["name"]
+
+
+@api.post("/rebalancing/runs")
+@documented(body=schemas.RebalancingRunIn)
+def create_rebalancing_run() -> Response:
+    """Forecast demand and propose transfers between stores; answers the run with its proposals and reasons."""
+    _require("head_office")
+    body = parse_body(schemas.RebalancingRunIn)
+    limits = body.model_dump(exclude_unset=True, exclude={"horizon_days", "lookback_days", "save_limits"})
+    run = rebalancing.create_run(
+        db(), _actor(), horizon_days=body.horizon_days, lookback_days=body.lookback_days, limits=limits,
+        save_limits=body.save_limits,
+    )  # fmt: skip
+    return json_response(run, 201)
+
+
+@api.get("/rebalancing/runs/<run_id>")
+def get_rebalancing_run(run_id: str) -> Response:
+    """A rebalancing run: limits, summary, shortfalls, each proposal with its status, the transfers made."""
+    _require("head_office")
+    return json_response(rebalancing.run_view(db(), run_id))
+
+
+@api.post("/rebalancing/proposals/<int:proposal_id>")
+@documented(body=schemas.ProposalEditIn)
+def edit_rebalancing_proposal(proposal_id: int) -> Response:
+    """Change the quantity of a proposal not yet approved or rejected."""
+    _require("head_office")
+    body = parse_body(schemas.ProposalEditIn)
+    return json_response(rebalancing.edit_proposal(db(), _actor(), proposal_id, body.qty))
+
+
+@api.post("/rebalancing/runs/<run_id>/approve")
+@documented(body=schemas.ProposalDecisionIn)
+def approve_rebalancing(run_id: str) -> Response:
+    """Approve proposals: one transfer per source/destination pair (idempotent); answers the run and `created`."""
+    _require("head_office")
+    body = parse_body(schemas.ProposalDecisionIn)
+    return json_response(rebalancing.approve(db(), _actor(), run_id, body.proposal_ids))
+
+
+@api.post("/rebalancing/runs/<run_id>/reject")
+@documented(body=schemas.ProposalDecisionIn)
+def reject_rebalancing(run_id: str) -> Response:
+    """Reject proposals not yet approved; answers the run."""
+    _require("head_office")
+    body = parse_body(schemas.ProposalDecisionIn)
+    return json_response(rebalancing.reject(db(), _actor(), run_id, body.proposal_ids))
+
+
+@api.get("/forecast")
+@documented(query=schemas.ForecastQuery)
+def forecast() -> Response:
+    """Demand forecast per store and SKU over the horizon, with the error on held-back days next to the naive one."""
+    _require("head_office")
+    query = parse_query(schemas.ForecastQuery)
+    return json_response(
+        forecasting.report(
+            db(), horizon_days=query.horizon_days, lookback_days=query.lookback_days,
+            skus=[query.sku] if query.sku else None, store_ids=[query.store_id] if query.store_id else None,
+        )
+    )  # fmt: skip

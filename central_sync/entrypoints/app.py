@@ -10,7 +10,10 @@ from ..domain.routing import NearestStoreRouter, Router
 from ..services import console_users
 from ..store import HubDatabase
 from .api import api
+from .api_head_office import head_office_api
 from .console import console, init_web
+from .console_analytics import analytics
+from .console_planning import planning
 from .customer import customer
 
 
@@ -25,4 +28,7 @@ def create_app(db_path: str | Path, router: Router | None = None) -> Flask:
     init_web(app)
     app.register_blueprint(console)
     app.register_blueprint(customer)
+    app.register_blueprint(analytics)  # console: analytics and replenishment
+    app.register_blueprint(head_office_api)  # /api/analytics, /api/reorder-points, /api/replenishment
+    app.register_blueprint(planning)  # console: rebalancing and demand forecast
     return app

@@ -434,3 +434,50 @@ def forecast_command(
         )
     else:
         click.echo(f"Network: no series has the {forecasting.HOLDOUT_DAYS + 7} days of history an error needs.")
+
+
+# ------------------------------------------------------------------ replenishment
+@hub.command("reorder-point")
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False), help="Hub SQLite file.")
+@click.option("--store-id", default="*", show_default=True, help="A store, or '*' for the SKU summed over the network.")
+@click.option("--sku", required=True, help="The SKU to watch.")
+@click.option("--point", "reorder_point", required=True, type=int, help="A request goes out below this available.")
+@click.option("--order-qty", required=True, type=int, help="Order up to the point plus this quantity.")
+def reorder_point_command(db_path: str, store_id: str, sku: str, reorder_point: int, order_qty: int) -> None:
+    """Set a reorder point (audited as 'cli'); it is evaluated at once against the stock the hub holds."""
+    from shared.errors import InvalidInput
+
+    from ..services import replenishment
+
+    try:
+        rule = replenishment.set_reorder_point(HubDatabase(db_path), "cli", store_id, sku, reorder_point, order_qty)
+    except InvalidInput as exc:
+        for field, message in exc.fields:
+            click.echo(f"  {field}: {message}", err=True)
+        sys.exit(2)
+    state = "below: a request was raised" if rule["below"] else "above the point"
+    click.echo(f"{store_id}/{sku}: reorder point {reorder_point}, order up to {rule['order_up_to']} ({state})")
+
+
+@hub.command("replenishment-webhook")
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False), help="Hub SQLite file.")
+@click.option("--url", required=True, help="The ERP / supplier endpoint replenishment requests are POSTed to.")
+@click.option(
+    "--secret",
+    envvar="COMPTOIR_WEBHOOK_SECRET",
+    default=None,
+    help="HMAC-SHA256 signing secret, 16 characters or more (or env COMPTOIR_WEBHOOK_SECRET); kept when not given.",
+)
+def replenishment_webhook_command(db_path: str, url: str, secret: str | None) -> None:
+    """Set where replenishment requests are delivered and the secret they are signed with (audited as 'cli')."""
+    from shared.errors import InvalidInput
+
+    from ..services import replenishment
+
+    try:
+        replenishment.configure_webhook(HubDatabase(db_path), "cli", url, secret)
+    except InvalidInput as exc:
+        for field, message in exc.fields:
+            click.echo(f"  {field}: {message}", err=True)
+        sys.exit(2)
+    click.echo(f"replenishment requests go to {url}")

@@ -120,3 +120,36 @@ class TransferIn(Body):
 class TransferQuery(Body):
     status: Literal["", "pending", "assigned", "accepted", "picking", "picked", "packed", "shipped", "received",
                     "rejected", "cancelled", "cancel_requested"] = ""
+
+
+# ------------------------------------------------------------------ rebalancing and forecast (head office)
+StoreId = Annotated[str, Field(min_length=1, max_length=32)]
+ProposalId = Annotated[int, Field(ge=1)]
+
+
+class RebalancingRunIn(Body):
+    """A run: the limits given override head office's saved ones for this run (and replace them with save_limits)."""
+
+    horizon_days: Annotated[int, Field(ge=1, le=28)] = 7
+    lookback_days: Annotated[int, Field(ge=14, le=366)] = 56
+    min_transfer_qty: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    max_transfers_per_store_per_day: Annotated[int, Field(ge=1, le=1_000)] | None = None
+    excluded_skus: Annotated[list[Sku], Field(max_length=10_000)] | None = None
+    excluded_stores: Annotated[list[StoreId], Field(max_length=1_000)] | None = None
+    max_distance_km: Annotated[float, Field(gt=0, le=20_000)] | None = None
+    save_limits: bool = False
+
+
+class ProposalEditIn(Body):
+    qty: Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class ProposalDecisionIn(Body):
+    proposal_ids: Annotated[list[ProposalId], Field(min_length=1, max_length=10_000)]
+
+
+class ForecastQuery(Body):
+    sku: Annotated[str, Field(max_length=64)] = ""
+    store_id: Annotated[str, Field(max_length=32)] = ""
+    horizon_days: Annotated[int, Field(ge=1, le=28)] = 7
+    lookback_days: Annotated[int, Field(ge=14, le=366)] = 56

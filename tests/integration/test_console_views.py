@@ -430,7 +430,8 @@ def test_every_screen_string_has_a_french_translation_and_the_catalogue_is_compi
     root = Path(__file__).resolve().parents[2] / "central_sync"
     pot = tmp_path / "messages.pot"
     CommandLineInterface().run(
-        ["pybabel", "-q", "extract", "-F", str(root / "babel.cfg"), "-k", "_l", "-o", str(pot), str(root)]
+        ["pybabel", "-q", "extract", "-F", str(root / "babel.cfg"), "-k", "_l", "-o", str(pot), str(root),
+         str(root.parent / "shared")]
     )
     with pot.open("rb") as fh:
         wanted = {_key(m.id) for m in read_po(fh) if m.id}
