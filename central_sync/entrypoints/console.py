@@ -61,7 +61,7 @@ from ..services import console_users, head_office
 from ..store import HubDatabase
 
 LANG_COOKIE = "comptoir_lang"
-WEB_BLUEPRINTS = {"console", "customer", "web", "analytics"}
+WEB_BLUEPRINTS = {"console", "customer", "web", "analytics", "planning"}  # user loading, CSRF check
 POLL_SECONDS = 5
 
 console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
@@ -146,6 +146,11 @@ AUDIT_ACTIONS = {
     "setting.changed": _l("Routing setting changed"),
     "order.cancelled": _l("Order cancelled"),
     "console_user.saved": _l("Console user saved"),
+    "rebalancing.run": _l("Rebalancing run"),
+    "rebalancing.limits": _l("Rebalancing limits changed"),
+    "rebalancing.edited": _l("Rebalancing quantity changed"),
+    "rebalancing.approved": _l("Rebalancing transfers approved"),
+    "rebalancing.rejected": _l("Rebalancing proposals rejected"),
 }
 FIELDS = {
     "username": _l("User name"),

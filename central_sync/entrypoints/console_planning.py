@@ -26,23 +26,11 @@ from shared.errors import InvalidInput, NotFound, Refused
 
 from ..services import forecasting, rebalancing
 from ..store import HubDatabase
-from .console import AUDIT_ACTIONS, WEB_BLUEPRINTS, Form, not_found, parse_form, require_user
+from .console import Form, not_found, parse_form, require_user
 
 planning = Blueprint("planning", __name__, url_prefix="/console", template_folder="templates")
 planning.before_request(require_user)
 planning.errorhandler(NotFound)(not_found)
-# the console's user loading and CSRF check run for the blueprints it lists: this one is a console screen
-WEB_BLUEPRINTS.add(planning.name)
-# words for this blueprint's entries in the console's audit trail page
-for _action, _words in {
-    "rebalancing.run": _l("Rebalancing run"),
-    "rebalancing.limits": _l("Rebalancing limits changed"),
-    "rebalancing.edited": _l("Rebalancing quantity changed"),
-    "rebalancing.approved": _l("Rebalancing transfers approved"),
-    "rebalancing.rejected": _l("Rebalancing proposals rejected"),
-}.items():
-    AUDIT_ACTIONS.setdefault(_action, _words)
-
 FORM_FIELDS = {
     "horizon_days": _l("Horizon (days)"),
     "lookback_days": _l("History used (days)"),
