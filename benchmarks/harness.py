@@ -20,8 +20,12 @@ def free_port() -> int:
 
 def start(args: Sequence[str], url: str, log: Path, deadline_s: float = 30.0) -> subprocess.Popen:
     """Start ``comptoir ARGS`` and wait for its health endpoint, with a deadline."""
-    process = subprocess.Popen([sys.executable, "-m", "shared.cli", *args], stdout=log.open("ab"),
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", *args],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if process.poll() is not None:

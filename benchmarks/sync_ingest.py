@@ -36,12 +36,20 @@ def make_events(count: int, skus: int = 2000, seed: int = 1) -> list[dict]:
     for seq in range(1, count + 1):
         sku = f"SKU-{rng.randrange(skus):05d}"
         on_hand[sku] -= 1
-        events.append({
-            "seq": seq, "kind": "sale.recorded", "at": at, "staff": "A001",
-            "payload": {"receipt_id": f"R{seq}", "lines": [{"sku": sku, "qty": 1, "unit_price_cents": 1999}],
-                        "total_cents": 1999},
-            "levels": [{"sku": sku, "on_hand": on_hand[sku], "reserved": 0}],
-        })
+        events.append(
+            {
+                "seq": seq,
+                "kind": "sale.recorded",
+                "at": at,
+                "staff": "A001",
+                "payload": {
+                    "receipt_id": f"R{seq}",
+                    "lines": [{"sku": sku, "qty": 1, "unit_price_cents": 1999}],
+                    "total_cents": 1999,
+                },
+                "levels": [{"sku": sku, "on_hand": on_hand[sku], "reserved": 0}],
+            }
+        )
     return events
 
 
@@ -50,9 +58,14 @@ def post_all(url: str, store_id: str, epoch: str, events: list[dict], batch: int
     headers = {"Authorization": f"Bearer {SECRET}", "Content-Type": "application/json"}
     started = time.perf_counter()
     for start_at in range(0, len(events), batch):
-        chunk = events[start_at:start_at + batch]
-        body = {"store_id": store_id, "epoch": epoch, "feed_cursor": 0, "events": chunk,
-                "outbox_depth": len(events) - start_at}
+        chunk = events[start_at : start_at + batch]
+        body = {
+            "store_id": store_id,
+            "epoch": epoch,
+            "feed_cursor": 0,
+            "events": chunk,
+            "outbox_depth": len(events) - start_at,
+        }
         answer = session.post(f"{url}/api/sync", data=orjson.dumps(body), headers=headers, timeout=60)
         answer.raise_for_status()
         if answer.json()["acked_seq"] != chunk[-1]["seq"]:
@@ -70,8 +83,9 @@ def main(events_count: int = 20_000, baseline_count: int = 1_000) -> None:
         db.close()
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        hub = start(["hub", "serve", "--db", str(db_path), "--port", str(port), "--no-jobs"], url,
-                    Path(tmp) / "hub.log")
+        hub = start(
+            ["hub", "serve", "--db", str(db_path), "--port", str(port), "--no-jobs"], url, Path(tmp) / "hub.log"
+        )
         try:
             events = make_events(events_count)
             catch_up = post_all(url, "BENCH-A", "epoch-a", events, MAX_EVENTS_PER_EXCHANGE, "catch-up")
@@ -79,8 +93,10 @@ def main(events_count: int = 20_000, baseline_count: int = 1_000) -> None:
         finally:
             stop(hub)
     rate, base_rate = events_count / catch_up, baseline_count / baseline
-    print(f"\ncatch-up of {events_count:,} events in exchanges of {MAX_EVENTS_PER_EXCHANGE:,}: "
-          f"{catch_up:.2f} s, {rate:,.0f} events/s (target: under 2 s)")
+    print(
+        f"\ncatch-up of {events_count:,} events in exchanges of {MAX_EVENTS_PER_EXCHANGE:,}: "
+        f"{catch_up:.2f} s, {rate:,.0f} events/s (target: under 2 s)"
+    )
     print(f"baseline, one event per exchange ({baseline_count:,} events): {baseline:.2f} s, {base_rate:,.0f} events/s")
     print(f"ratio: {rate / base_rate:.1f}x the baseline\n")
     print(bar_chart([("batched catch-up", rate), ("one per exchange", base_rate)], "events/s"))
