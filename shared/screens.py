@@ -7,12 +7,13 @@ app's own message catalogue, since each app extracts and compiles its own.
 """
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from flask import session
-from flask_babel import format_currency, format_datetime, format_decimal, format_timedelta, get_locale
+from flask import Flask, session
+from flask_babel import Babel, format_currency, format_datetime, format_decimal, format_timedelta, get_locale
 from flask_babel import gettext as _
 
 from .clock import from_iso, utc_now
@@ -85,3 +86,23 @@ def safe_next(target: str | None, default: str, prefix: str = "/") -> str:
     if parts.scheme or parts.netloc or not target.startswith(prefix) or target.startswith("//"):
         return default
     return target
+
+
+def install(app: Flask, select_locale: Callable[[], str], filters: dict, globals_: dict) -> None:
+    """Flask-Babel (French by default, Paris time) and the template helpers every screen uses."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.filters.update({"money": money, "when": when, "ago": ago, "age": age, "number": number, **filters})
+    app.jinja_env.globals.update(
+        {
+            "csrf_token": csrf_token,
+            "CSRF_FIELD": CSRF_FIELD,
+            "LANGUAGES": LANGUAGES,
+            "current_language": lambda: str(get_locale()),
+            "colon": colon,
+            "label": label,
+            **globals_,
+        }
+    )

@@ -29,10 +29,8 @@ from flask import (
     url_for,
 )
 from flask_babel import (
-    Babel,
     format_decimal,
     format_time,
-    get_locale,
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -45,16 +43,9 @@ from shared.screens import (
     CSRF_HEADER,
     DEFAULT_LANGUAGE,
     LANGUAGES,
-    age,
-    ago,
-    colon,
     csrf_ok,
-    csrf_token,
-    label,
-    money,
-    number,
+    install,
     safe_next,
-    when,
 )
 
 from ..services import console_users, head_office
@@ -257,29 +248,23 @@ def _load_user() -> None:
 
 def init_web(app: Flask) -> None:
     """Flask-Babel, the CSRF check, template helpers, the shared blueprint (static files, language)."""
-    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")
     app.config.setdefault("SESSION_COOKIE_NAME", "comptoir_hub_session")
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", 12 * 3600)
-    Babel(app, locale_selector=select_locale)
     app.before_request(_load_user)
     app.before_request(_check_csrf)
-    app.jinja_env.filters.update(money=money, when=when, clock=clock, ago=ago, age=age, number=number)
-    app.jinja_env.globals.update(
-        csrf_token=csrf_token,
-        CSRF_FIELD=CSRF_FIELD,
-        LANGUAGES=LANGUAGES,
-        current_language=lambda: str(get_locale()),
-        colon=colon,
-        shown=shown,
-        label=label,
-        ORDER_STATUS=ORDER_STATUS,
-        ASSIGNMENT_STATUS=ASSIGNMENT_STATUS,
-        KINDS=KINDS,
-        EVENTS=EVENTS,
-        AUDIT_ACTIONS=AUDIT_ACTIONS,
-        FIELDS=FIELDS,
+    install(
+        app,
+        select_locale,
+        {"clock": clock},
+        {
+            "shown": shown,
+            "ORDER_STATUS": ORDER_STATUS,
+            "ASSIGNMENT_STATUS": ASSIGNMENT_STATUS,
+            "KINDS": KINDS,
+            "EVENTS": EVENTS,
+            "AUDIT_ACTIONS": AUDIT_ACTIONS,
+            "FIELDS": FIELDS,
+        },
     )
     app.register_blueprint(web)
     app.add_url_rule("/", "home", lambda: redirect(url_for("console.dashboard")))

@@ -32,7 +32,6 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
 
 from shared.clock import from_iso, to_iso, utc_now
@@ -42,14 +41,10 @@ from shared.screens import (
     CSRF_HEADER,
     DEFAULT_LANGUAGE,
     LANGUAGES,
-    age,
-    ago,
     colon,
     csrf_ok,
     csrf_token,
-    label,
-    money,
-    number,
+    install,
     safe_next,
 )
 
@@ -163,26 +158,20 @@ def init_terminal(app: Flask) -> None:
     store_id = app.extensions["store_db"].store_id
     # each store node has its own cookie: several nodes on one host (a demo, the tests) keep apart
     app.config["SESSION_COOKIE_NAME"] = "comptoir_store_" + re.sub(r"[^A-Za-z0-9]", "_", store_id)
-    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")
-    Babel(app, locale_selector=select_locale)
-    app.jinja_env.filters.update(money=money, when=when, ago=ago, age=age, number=number, countdown=countdown)
-    app.jinja_env.globals.update(
-        csrf_token=csrf_token,
-        CSRF_FIELD=CSRF_FIELD,
-        LANGUAGES=LANGUAGES,
-        current_language=lambda: str(get_locale()),
-        colon=colon,
-        label=label,
-        field_label=field_label,
-        STATUS=STATUS,
-        KINDS=KINDS,
-        REJECT_REASONS=REJECT_REASONS,
-        SHORT_REASONS=SHORT_REASONS,
-        MOVEMENTS=MOVEMENTS,
-        POLL_SECONDS=POLL_SECONDS,
+    install(
+        app,
+        select_locale,
+        {"when": when, "countdown": countdown},
+        {
+            "field_label": field_label,
+            "STATUS": STATUS,
+            "KINDS": KINDS,
+            "REJECT_REASONS": REJECT_REASONS,
+            "SHORT_REASONS": SHORT_REASONS,
+            "MOVEMENTS": MOVEMENTS,
+            "POLL_SECONDS": POLL_SECONDS,
+        },
     )
     app.register_blueprint(terminal)
     app.add_url_rule("/", "home", lambda: redirect(url_for("terminal.queue")))

@@ -11,12 +11,13 @@ from flask_babel import ngettext
 from pydantic import ValidationError
 
 from shared.errors import DomainError, InvalidInput, NotFound
+from shared.screens import colon
 
 from ..domain.assignments import SHIPPING_KINDS, Parcel, Status
 from ..services import fulfilment
 from ..services.fulfilment import assignment_view
 from . import schemas
-from .terminal import colon, db, field_label, is_fragment, me, refusal, render, status_of, terminal
+from .terminal import db, field_label, is_fragment, me, refusal, render, status_of, terminal
 
 ACTIVE = [
     Status.ASSIGNED,

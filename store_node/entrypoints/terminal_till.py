@@ -11,10 +11,11 @@ from flask_babel import gettext as _
 
 from shared.errors import DomainError, InvalidInput, NotFound
 from shared.ids import prefixed_id
+from shared.screens import colon, money
 
 from ..services import till
 from ..services.till import TillLine
-from .terminal import colon, db, is_fragment, me, money, refusal, render, status_of, terminal
+from .terminal import db, is_fragment, me, refusal, render, status_of, terminal
 
 KINDS = ("sale", "return", "receipt")
 MAX_LINES = 60  # a basket lives in the session cookie: beyond this, validate and start another
