@@ -153,7 +153,7 @@ def domain_error(exc: DomainError) -> tuple[str, int]:
 
 def init_terminal(app: Flask) -> None:
     """Flask-Babel, the session cookie, template helpers and the terminal's screens."""
-    from . import terminal_counter, terminal_orders, terminal_till  # noqa: F401  (their routes)
+    from . import terminal_counter, terminal_orders, terminal_till, terminal_transfers  # noqa: F401  (their routes)
 
     store_id = app.extensions["store_db"].store_id
     # each store node has its own cookie: several nodes on one host (a demo, the tests) keep apart

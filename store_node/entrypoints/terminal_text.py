@@ -107,6 +107,11 @@ _SAID: list[tuple[re.Pattern, Any]] = [
     ),
     (re.compile(r"pickup code does not match"), _l("The pickup code does not match this order.")),
     (
+        re.compile(r"say why the count differs from what was shipped"),
+        _l("Say why the count differs from what was shipped."),
+    ),
+    (re.compile(r"transfer \S+ is received: it was received already"), _l("This transfer was received already.")),
+    (
         re.compile(r"this order needs an ID check before hand-over"),
         _l("This order needs an ID check: tick the box once you have seen the customer's ID."),
     ),

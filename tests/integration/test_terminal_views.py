@@ -37,6 +37,7 @@ PAGES = [
     "/terminal/stock",
     "/terminal/stock?q=Tente",
     "/terminal/stock/SKU-00001",
+    "/terminal/transfers",
 ]
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -450,3 +451,45 @@ def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(associate,
     wrong = associate.post(f"/terminal/assignments/{a.assignment_id}/accept", {"csrf_token": "forged"})
     assert wrong.status_code == 400
     assert snapshot(term_db) == before
+
+
+# ------------------------------------------------------------------ transfers from other stores
+def _announce_transfer(db: StoreDatabase, lines: list[tuple[str, int]]) -> str:
+    cursor = int(db.meta()["feed_cursor"])
+    payload = {
+        "transfer_id": "SRC-01-TR-9",
+        "order_id": "TR-9",
+        "source_store_id": "SRC-01",
+        "shipped_at": to_iso(utc_now()),
+        "lines": [{"line_id": str(n), "sku": sku, "qty": qty} for n, (sku, qty) in enumerate(lines, 1)],
+    }
+    message = FeedMessage(seq=cursor + 1, kind=MessageKind.TRANSFER_INCOMING, at=to_iso(utc_now()), payload=payload)
+    assert feed.apply_feed(db, [message])["applied"][0]["outcome"] == "transfer_announced"
+    return payload["transfer_id"]
+
+
+def test_a_transfer_is_counted_in_by_scanning_with_its_discrepancy_explained(associate, term_db):
+    tid = _announce_transfer(term_db, [("SKU-00001", 2), ("SKU-00002", 1)])
+    listing = associate.get("/terminal/transfers")
+    assert listing.status_code == 200 and "SRC-01" in text(listing)
+
+    associate.get(f"/terminal/transfers/{tid}")
+    scanned = associate.post(f"/terminal/transfers/{tid}/scan", {"code": barcode(term_db, "SKU-00001")})
+    assert scanned.status_code == 200 and "1 compté" in text(scanned)
+    before = snapshot(term_db)
+    stranger = barcode(term_db, "SKU-00009")
+    wrong = associate.post(f"/terminal/transfers/{tid}/scan", {"code": stranger})
+    assert wrong.status_code == 409 and f"{stranger} n'est pas dans ce transfert" in text(wrong)
+
+    # one unit of SKU-00001 and nothing of SKU-00002 arrived: a reason is required, nothing changes without it
+    form = {"received-1": "1", "damaged-1": "0", "received-2": "0", "damaged-2": "0"}
+    refused = associate.post(f"/terminal/transfers/{tid}/receive", form)
+    assert refused.status_code == 400 and "Indiquez pourquoi le comptage diffère" in text(refused)
+    assert snapshot(term_db) == before
+
+    on_hand = term_db.stock_items(["SKU-00001"])["SKU-00001"].on_hand
+    done = associate.post(f"/terminal/transfers/{tid}/receive", {**form, "reason": "un carton manquant"})
+    assert done.status_code == 303
+    assert term_db.stock_items(["SKU-00001"])["SKU-00001"].on_hand == on_hand + 1
+    assert term_db.reader().incoming_transfer(tid)["received_by"] == ASSOCIATE[0]
+    assert "Transfert réceptionné" in text(associate.get(done.location))
