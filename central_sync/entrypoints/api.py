@@ -281,7 +281,12 @@ def request_transfer() -> Response:
     _require("head_office")
     body = parse_body(schemas.TransferIn)
     order_id = transfers.request_transfer(
-        db(), body.source_store_id, body.destination_store_id, [(ln.sku, ln.qty) for ln in body.lines], body.reason
+        db(),
+        body.source_store_id,
+        body.destination_store_id,
+        [(ln.sku, ln.qty) for ln in body.lines],
+        body.reason,
+        actor=g.client["name"],
     )
     return json_response(orders.order_view(db(), order_id), 201)
 

@@ -14,6 +14,7 @@ from .api_head_office import head_office_api
 from .console import console, init_web
 from .console_analytics import analytics
 from .console_planning import planning
+from .console_transfers import console_transfers
 from .customer import customer
 
 
@@ -31,4 +32,5 @@ def create_app(db_path: str | Path, router: Router | None = None) -> Flask:
     app.register_blueprint(analytics)  # console: analytics and replenishment
     app.register_blueprint(head_office_api)  # /api/analytics, /api/reorder-points, /api/replenishment
     app.register_blueprint(planning)  # console: rebalancing and demand forecast
+    app.register_blueprint(console_transfers)  # console: transfers between stores
     return app

@@ -52,7 +52,7 @@ from ..services import console_users, head_office
 from ..store import HubDatabase
 
 LANG_COOKIE = "comptoir_lang"
-WEB_BLUEPRINTS = {"console", "customer", "web", "analytics", "planning"}  # user loading, CSRF check
+WEB_BLUEPRINTS = {"console", "customer", "web", "analytics", "planning", "transfers"}  # user loading, CSRF check
 POLL_SECONDS = 5
 
 console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
@@ -137,6 +137,7 @@ AUDIT_ACTIONS = {
     "setting.changed": _l("Routing setting changed"),
     "order.cancelled": _l("Order cancelled"),
     "console_user.saved": _l("Console user saved"),
+    "transfer.requested": _l("Transfer requested"),
     "rebalancing.run": _l("Rebalancing run"),
     "rebalancing.limits": _l("Rebalancing limits changed"),
     "rebalancing.edited": _l("Rebalancing quantity changed"),
@@ -157,6 +158,9 @@ FIELDS = {
     "sku": _l("SKU"),
     "qty": _l("Quantity"),
     "reason": _l("Reason"),
+    "source_store_id": _l("From store"),
+    "destination_store_id": _l("To store"),
+    "lines": _l("Lines"),
     "q": _l("Search"),
     "note": _l("Note"),
 }

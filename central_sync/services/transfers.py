@@ -29,6 +29,7 @@ def request_transfer(
     origin: str = "head_office",
     reference: str | None = None,
     now: datetime | None = None,
+    actor: str | None = None,
 ) -> str:
     """Ask ``source`` to send ``lines`` (sku, qty) to ``destination``; returns the transfer's order id.
 
@@ -95,6 +96,11 @@ def request_transfer(
             tx, order, source_store_id, "transfer_out", allocations, moment, at, destination=destination_store_id
         )
         refresh_order_status(tx, order_id, at)
+        if actor:
+            tx.add_audit(at, actor, "transfer.requested", order_id, {
+                "source_store_id": source_store_id, "destination_store_id": destination_store_id,
+                "lines": [list(line) for line in lines], "reason": reason,
+            })
     return order_id
 
 
