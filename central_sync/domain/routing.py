@@ -5,94 +5,44 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
-from enum import StrEnum
 from itertools import compress, repeat
 from operator import lt
-from typing import Protocol
 
 from shared.geo import great_circle_km
 
+from .routing_model import (
+    FULFIL,
+    TRANSFER_PREFIX,
+    Allocation,
+    OrderKind,
+    OrderLine,
+    OrderToRoute,
+    Router,
+    RoutingDecision,
+    StoreCandidate,
+    transfer_purpose,
+)
 from .store_cover import fewest_stores
 
-
-class OrderKind(StrEnum):
-    """What the customer asked for; a StrEnum so it serialises as its value and equals it."""
-
-    SHIP_FROM_STORE = "ship_from_store"
-    CLICK_AND_COLLECT = "click_and_collect"
+__all__ = [
+    "FULFIL",
+    "TRANSFER_PREFIX",
+    "Allocation",
+    "NearestStoreRouter",
+    "OrderKind",
+    "OrderLine",
+    "OrderToRoute",
+    "Router",
+    "RoutingDecision",
+    "StoreCandidate",
+    "transfer_purpose",
+]
 
 
 _KIND_LABEL = {
     OrderKind.SHIP_FROM_STORE: "ship from store",
     OrderKind.CLICK_AND_COLLECT: "click and collect",
 }
-
-FULFIL = "fulfil"
-TRANSFER_PREFIX = "transfer_to:"
-
-
-@dataclass(frozen=True)
-class OrderLine:
-    line_id: str
-    sku: str
-    qty: int
-
-    def __post_init__(self) -> None:
-        # A zero or negative line would let allocated + unfilled != ordered go unnoticed downstream.
-        if self.qty < 1:
-            raise ValueError(f"qty: must be a positive integer, got {self.qty!r} (line {self.line_id})")
-
-
-@dataclass(frozen=True)
-class OrderToRoute:
-    order_id: str
-    kind: OrderKind
-    lines: tuple[OrderLine, ...]
-    lat: float
-    lon: float
-    pickup_store_id: str | None = None
-    excluded: frozenset[tuple[str, str]] = frozenset()
-
-
-@dataclass(frozen=True)
-class StoreCandidate:
-    store_id: str
-    lat: float
-    lon: float
-    kinds: frozenset[OrderKind]
-    capacity_left: int
-    fresh: bool
-
-
-@dataclass(frozen=True)
-class Allocation:
-    store_id: str
-    line_id: str
-    sku: str
-    qty: int
-    purpose: str
-
-
-@dataclass(frozen=True)
-class RoutingDecision:
-    order_id: str
-    allocations: tuple[Allocation, ...]
-    unfilled: tuple[OrderLine, ...]
-    reasons: tuple[str, ...]
-
-
-class Router(Protocol):
-    def route(
-        self,
-        orders: Sequence[OrderToRoute],
-        atp: Mapping[tuple[str, str], int],
-        stores: Sequence[StoreCandidate],
-    ) -> list[RoutingDecision]: ...
-
-
-def transfer_purpose(pickup_store_id: str) -> str:
-    """The `purpose` of an allocation that moves stock to a click-and-collect pickup store."""
-    return f"{TRANSFER_PREFIX}{pickup_store_id}"
 
 
 # Stores probed one look-up at a time, nearest first, between two filters by a whole SKU column.
