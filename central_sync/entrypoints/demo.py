@@ -205,7 +205,7 @@ def demo(port: int, workdir: str, orders_every: float, order_count: int) -> None
         )
         click.echo(f"  console        {hub_url}/console/   (sign in: {CONSOLE_USER} / {CONSOLE_PASSWORD})")
         for node, (store_id, city, *_r) in zip(nodes[1:], DEMO_STORES, strict=True):
-            click.echo(f"  {store_id:<14} {node.url}   {city}")
+            click.echo(f"  {store_id:<14} {node.url}/terminal/   {city}")
         click.echo("  staff sign-in  M001 / PIN 1234 (manager), A001 / PIN 1111 (associate)")
         click.echo(f"  logs           {base}/*.log\nFeeding orders; Ctrl-C stops everything.\n")
         _feed_orders(hub_url, orders_every, order_count)
