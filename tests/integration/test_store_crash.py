@@ -157,8 +157,8 @@ class Stream:
     def _run(self, work: Callable[[], None]) -> None:
         try:
             work()
-        except requests.ConnectionError:
-            pass  # the store was killed: the stream ends here
+        except requests.RequestException:
+            pass  # the store was killed: refused, reset or cut mid-answer, the stream ends here
         except BaseException as exc:  # surfaced by the test
             self.errors.append(exc)
 
