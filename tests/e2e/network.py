@@ -45,7 +45,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +55,7 @@ import requests
 from central_sync.services import catalogue as hub_catalogue
 from central_sync.services import stores as hub_stores
 from central_sync.store import HubDatabase
+from shared import waiting
 from shared.barcodes import ean13
 from shared.wire import CatalogueItem
 from store_node.services import staff as store_staff
@@ -97,19 +97,10 @@ def wait_until(
     (a node restarting refuses connections for a moment); the last one is reported if time
     runs out, so the failure says what was still wrong.
     """
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-            last = value
-        except (AssertionError, requests.RequestException) as exc:
-            last = exc
-        if time.monotonic() >= deadline:
-            raise WaitTimeout(f"timed out after {timeout:.0f} s waiting for {message}; last: {last!r}")
-        time.sleep(interval)  # the polling interval of a wait with a deadline
+    try:
+        return waiting.wait_until(predicate, timeout, message, interval, (AssertionError, requests.RequestException))
+    except waiting.DeadlineExceeded as exc:
+        raise WaitTimeout(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------- processes

@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from shared.clock import to_iso, utc_now
+from shared.waiting import wait_until
 from store_node.domain.assignments import HOLDING
 from store_node.store import StoreDatabase
 
@@ -32,13 +33,7 @@ LISTENING = re.compile(r"store T-01 listening on (http://\S+)")
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
     """Poll ``condition`` until it answers something truthy, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        threading.Event().wait(0.02)  # the poll interval, not a wait for something to happen
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    return wait_until(condition, timeout, what, interval=0.02)
 
 
 class StoreProcess:
@@ -168,25 +163,19 @@ class Stream:
         while not self.stop.is_set():
             n += 1
             receipt_id = f"TILL1-{n:05d}"
-            lines = [
-                {"code": rng.choice(self.skus), "qty": rng.randint(1, 2)} for _ in range(rng.randint(1, 3))
-            ]
+            lines = [{"code": rng.choice(self.skus), "qty": rng.randint(1, 2)} for _ in range(rng.randint(1, 3))]
             resp = till.post("/api/sales", {"receipt_id": receipt_id, "lines": lines})
             assert resp.status_code == 201, resp.text
             self.sales.append(receipt_id)
             if n % 5 == 0:
-                resp = till.post(
-                    "/api/returns", {"lines": [{"code": rng.choice(self.skus), "condition": "sellable"}]}
-                )
+                resp = till.post("/api/returns", {"lines": [{"code": rng.choice(self.skus), "condition": "sellable"}]})
                 assert resp.status_code == 201, resp.text
 
     def _floor(self) -> None:
         floor, rng = Terminal(self.url, "M001", "1234"), random.Random(2)
         while not self.stop.is_set():
             sku = rng.choice(self.skus)
-            resp = floor.post(
-                "/api/receipts", {"reference": "DEL", "lines": [{"code": sku, "qty": rng.randint(1, 4)}]}
-            )
+            resp = floor.post("/api/receipts", {"reference": "DEL", "lines": [{"code": sku, "qty": rng.randint(1, 4)}]})
             assert resp.status_code == 201, resp.text
             resp = floor.post("/api/counts", {"code": rng.choice(self.skus), "counted": rng.randint(0, 9)})
             assert resp.status_code == 201, resp.text
@@ -222,10 +211,7 @@ class Stream:
             assert resp.status_code == 200 and resp.json()["applied"], resp.text
             resp = picker.post(f"/api/assignments/{aid}/accept")
             if resp.status_code == 409:  # the till sold it meanwhile: hand it back and go on
-                assert (
-                    picker.post(f"/api/assignments/{aid}/reject", {"reason": "out_of_stock"}).status_code
-                    == 200
-                )
+                assert picker.post(f"/api/assignments/{aid}/reject", {"reason": "out_of_stock"}).status_code == 200
                 continue
             assert resp.status_code == 200, resp.text
             self.accepted.append(aid)
@@ -258,8 +244,7 @@ def check_consistent(db: StoreDatabase) -> list[dict]:
     sums = {
         r["sku"]: (r["on_hand"], r["reserved"])
         for r in db.query(
-            "SELECT sku, SUM(on_hand_delta) AS on_hand, SUM(reserved_delta) AS reserved "
-            "FROM movements GROUP BY sku"
+            "SELECT sku, SUM(on_hand_delta) AS on_hand, SUM(reserved_delta) AS reserved FROM movements GROUP BY sku"
         )
     }
     assert sums == stock, "stock differs from the sum of its movements"
@@ -293,9 +278,7 @@ def test_a_store_killed_mid_stream_is_consistent_after_restart(tmp_path, start_s
 
     stream = Stream(store.url, skus, cursor)
     stream.start()
-    wait_for(
-        lambda: len(stream.sales) >= 40 and len(stream.accepted) >= 5 or stream.errors, 60, "a busy store"
-    )
+    wait_for(lambda: len(stream.sales) >= 40 and len(stream.accepted) >= 5 or stream.errors, 60, "a busy store")
     assert not stream.errors, stream.errors
     store.proc.kill()  # SIGKILL: no shutdown, no flush, requests in flight
     assert store.proc.wait(timeout=10) == -9
