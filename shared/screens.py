@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from flask import Flask, session
+from flask import Blueprint, Flask, session
 from flask_babel import Babel, format_currency, format_datetime, format_decimal, format_timedelta, get_locale
 from flask_babel import gettext as _
 
@@ -88,8 +88,13 @@ def safe_next(target: str | None, default: str, prefix: str = "/") -> str:
     return target
 
 
+# the palette both apps' stylesheets start from, served at /screens/palette.css
+palette = Blueprint("screens", __name__, static_folder="static", static_url_path="/screens")
+
+
 def install(app: Flask, select_locale: Callable[[], str], filters: dict, globals_: dict) -> None:
-    """Flask-Babel (French by default, Paris time) and the template helpers every screen uses."""
+    """Flask-Babel (French by default, Paris time), the shared palette and the template helpers."""
+    app.register_blueprint(palette)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
