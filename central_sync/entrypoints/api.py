@@ -48,6 +48,11 @@ def authenticate() -> None:
     g.client = client
 
 
+def _actor() -> str:
+    """Who acts through the API, as the audit trail names them: the API key's name (as elsewhere)."""
+    return g.client["name"]
+
+
 def _require(*roles: str) -> None:
     if g.client["role"] not in roles:
         raise ApiError(403, "forbidden", f"this needs a {' or '.join(roles)} key")
@@ -154,7 +159,7 @@ def cancel_order(order_id: str) -> Response:
     """Cancel an order: each store holding part of it gets a cancellation (refused once all has left)."""
     body = parse_body(schemas.CancelIn)
     _visible_order(order_id)
-    head_office.cancel_order(db(), g.client["name"], order_id, body.reason)
+    head_office.cancel_order(db(), _actor(), order_id, body.reason)
     return json_response(orders.order_view(db(), order_id))
 
 
@@ -230,7 +235,7 @@ def update_store(store_id: str) -> Response:
     changes = {
         k: (int(v) if isinstance(v, bool) else v) for k, v in body.model_dump(exclude_none=True).items()
     }
-    head_office.update_store(db(), g.client["name"], store_id, changes)
+    head_office.update_store(db(), _actor(), store_id, changes)
     return json_response(next(s for s in network.store_health(db()) if s["store_id"] == store_id))
 
 
@@ -240,7 +245,7 @@ def set_safety_stock() -> Response:
     """Set safety stock for a store and SKU ('*' for all stores or all SKUs)."""
     _require("head_office")
     body = parse_body(schemas.SafetyStockIn)
-    head_office.set_safety_stock(db(), g.client["name"], body.store_id, body.sku, body.qty)
+    head_office.set_safety_stock(db(), _actor(), body.store_id, body.sku, body.qty)
     return json_response(body.model_dump())
 
 
@@ -250,7 +255,7 @@ def change_setting() -> Response:
     """Change a routing setting (freshness threshold, acceptance deadline)."""
     _require("head_office")
     body = parse_body(schemas.SettingIn)
-    head_office.change_setting(db(), g.client["name"], body.key, body.value)
+    head_office.change_setting(db(), _actor(), body.key, body.value)
     return json_response(body.model_dump())
 
 
@@ -286,7 +291,7 @@ def request_transfer() -> Response:
         body.destination_store_id,
         [(ln.sku, ln.qty) for ln in body.lines],
         body.reason,
-        actor=g.client["name"],
+        actor=_actor(),
     )
     return json_response(orders.order_view(db(), order_id), 201)
 
@@ -301,11 +306,6 @@ def list_transfers() -> Response:
 
 
 # ------------------------------------------------------------------ rebalancing and demand forecast
-def _actor() -> str:
-    """Who acts through the API, as the audit trail names them: the API key's name (as elsewhere)."""
-    return g.client["name"]
-
-
 @api.post("/rebalancing/runs")
 @documented(body=schemas.RebalancingRunIn)
 def create_rebalancing_run() -> Response:
