@@ -86,11 +86,13 @@ class NetworkQueries(Queries):
     def products(self, skus: Iterable[str] | None = None) -> list[dict]:
         if skus is None:
             rows = self.all("SELECT * FROM products ORDER BY sku")
+            barcodes = self.all("SELECT code, sku FROM barcodes ORDER BY code")
         else:
             skus = list(skus)
             rows = self.all(f"SELECT * FROM products WHERE sku IN ({_ph(skus)})", skus)
+            barcodes = self.all(f"SELECT code, sku FROM barcodes WHERE sku IN ({_ph(skus)}) ORDER BY code", skus)
         codes: dict[str, list[str]] = {}
-        for r in self.all("SELECT code, sku FROM barcodes ORDER BY code"):
+        for r in barcodes:
             codes.setdefault(r["sku"], []).append(r["code"])
         return [
             {
